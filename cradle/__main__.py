@@ -1,0 +1,3 @@
+from cradle.cli import main
+
+main()

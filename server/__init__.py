@@ -1,0 +1,1 @@
+"""Cradle's Django project: the OpenRosa server, the REST API and the pages."""

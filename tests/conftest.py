@@ -1,0 +1,71 @@
+"""Shared fixtures. Integration tests need the server that `make test` starts (COUCHDB_URL);
+without it they fail loudly rather than skip, so a broken setup never passes quietly."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from sync.couch import CouchClient, CouchSettings, Database
+
+
+def couch_settings_from_env() -> CouchSettings:
+    url = os.environ.get("COUCHDB_URL")
+    if not url:
+        pytest.fail(
+            "COUCHDB_URL is not set: integration tests need the CouchDB-compatible server "
+            "that `make test` starts (or set COUCHDB_URL to an Apache CouchDB 3).",
+            pytrace=False,
+        )
+    return CouchSettings.from_url(
+        url,
+        username=os.environ.get("COUCHDB_USER", ""),
+        password=os.environ.get("COUCHDB_PASSWORD", ""),
+        timeout=30,
+        retries=3,
+    )
+
+
+@pytest.fixture(scope="session")
+def couch() -> Iterator[CouchClient]:
+    with CouchClient(couch_settings_from_env()) as client:
+        client.session()
+        yield client
+
+
+def unique_name(stem: str = "t") -> str:
+    return f"test_{stem}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def couch_db(couch: CouchClient) -> Iterator[Database]:
+    """A fresh database for one test, deleted afterwards."""
+    db = couch.db(unique_name("db"))
+    db.ensure(member_roles=["cradle"], admin_roles=["_admin"])
+    yield db
+    db.delete()
+
+
+@pytest.fixture
+def cradle_couch(couch: CouchClient, settings) -> Iterator[str]:
+    """Point the Django server at its own set of Cradle databases for one test."""
+    from server.core.couch import reset_couch
+    from sync.schema import DATABASES, db_name, ensure_schema
+
+    prefix = unique_name("cradle") + "_"
+    settings.COUCHDB = {
+        **settings.COUCHDB,
+        "URL": couch.settings.url,
+        "USER": couch.settings.username,
+        "PASSWORD": couch.settings.password,
+        "DB_PREFIX": prefix,
+    }
+    reset_couch()
+    ensure_schema(couch, prefix)
+    yield prefix
+    reset_couch()
+    for spec in DATABASES:
+        couch.db(db_name(prefix, spec.key)).delete()
