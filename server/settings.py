@@ -63,6 +63,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "server.core",
+    "server.accounts",
+    "server.openrosa",
+    "server.submissions",
 ]
 
 MIDDLEWARE = [
@@ -105,6 +108,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Records the HTTP Digest credential ODK Collect needs whenever a password is set.
+    {"NAME": "server.accounts.digest.DigestCredentialRecorder"},
+]
+
+# OpenRosa (ODK Collect): Digest realm and size bounds on what a tablet may send.
+OPENROSA_REALM = env.str("OPENROSA_REALM", default="Cradle")
+CRADLE_LIMITS = {
+    "MAX_XML_BYTES": env.int("CRADLE_MAX_XML_BYTES", default=2 * 1024 * 1024),
+    "MAX_ATTACHMENT_BYTES": env.int("CRADLE_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024),
+    "MAX_ATTACHMENTS": 100,
+    # Advertised to Collect as X-OpenRosa-Accept-Content-Length: it splits larger posts.
+    "MAX_REQUEST_BYTES": env.int("CRADLE_MAX_REQUEST_BYTES", default=50 * 1024 * 1024),
+}
+DATA_UPLOAD_MAX_NUMBER_FILES = 101
+FILE_UPLOAD_HANDLERS = [
+    "server.openrosa.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 
 LANGUAGE_CODE = "zh-hans"

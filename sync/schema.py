@@ -28,6 +28,7 @@ DATABASES: tuple[DatabaseSpec, ...] = (
         "submissions",
         "accepted submissions, one canonical document each",
         (
+            IndexSpec("by-instance", ("instance_id",)),
             IndexSpec("by-form-township", ("form_id", "township_code")),
             IndexSpec("by-child", ("child_id",)),
             IndexSpec("by-received", ("received_at",)),

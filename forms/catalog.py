@@ -1,0 +1,98 @@
+"""The built forms on disk, as the server offers them: id, version, title, hash, media.
+
+Read from the build folder (`make forms`), never from the .xlsx sources, so what the
+server lists is exactly what tablets download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from defusedxml.ElementTree import parse as parse_xml
+
+from forms.contract import CONTRACTS, FormContract
+
+_XFORMS = "{http://www.w3.org/2002/xforms}"
+_HTML = "{http://www.w3.org/1999/xhtml}"
+
+
+class CatalogError(ValueError):
+    """The build folder is missing or holds a form Cradle cannot serve."""
+
+
+def md5_hex(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    name: str
+    path: Path
+    md5: str
+
+
+@dataclass(frozen=True)
+class CatalogForm:
+    form_id: str
+    version: str
+    title: str
+    xml_path: Path
+    md5: str
+    media: tuple[MediaFile, ...]
+
+    @property
+    def contract(self) -> FormContract:
+        return CONTRACTS[self.form_id]
+
+    def media_file(self, name: str) -> MediaFile | None:
+        return next((m for m in self.media if m.name == name), None)
+
+
+def _read_form(xml_path: Path) -> CatalogForm:
+    data = xml_path.read_bytes()
+    tree = parse_xml(xml_path, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    root = tree.getroot()
+    title_node = root.find(f"{_HTML}head/{_HTML}title")
+    instance = root.find(f"{_HTML}head/{_XFORMS}model/{_XFORMS}instance")
+    if instance is None or len(instance) == 0:
+        raise CatalogError(f"{xml_path}: no primary instance")
+    primary = instance[0]
+    form_id = primary.get("id") or ""
+    if form_id not in CONTRACTS:
+        raise CatalogError(f"{xml_path}: form id {form_id!r} is not one of {sorted(CONTRACTS)}")
+    media_dir = xml_path.with_name(f"{xml_path.stem}-media")
+    media = tuple(
+        MediaFile(p.name, p, md5_hex(p.read_bytes()))
+        for p in sorted(media_dir.iterdir() if media_dir.is_dir() else [])
+        if p.is_file()
+    )
+    return CatalogForm(
+        form_id=form_id,
+        version=primary.get("version") or "",
+        title=(title_node.text or form_id) if title_node is not None else form_id,
+        xml_path=xml_path,
+        md5=md5_hex(data),
+        media=media,
+    )
+
+
+@dataclass(frozen=True)
+class FormCatalog:
+    forms: dict[str, CatalogForm]
+
+    @classmethod
+    def from_dir(cls, directory: Path) -> FormCatalog:
+        if not directory.is_dir():
+            raise CatalogError(f"no built forms in {directory}: run `make forms`")
+        forms = {}
+        for xml_path in sorted(directory.glob("*.xml")):
+            form = _read_form(xml_path)
+            forms[form.form_id] = form
+        if not forms:
+            raise CatalogError(f"no built forms in {directory}: run `make forms`")
+        return cls(forms)
+
+    def get(self, form_id: str) -> CatalogForm | None:
+        return self.forms.get(form_id)

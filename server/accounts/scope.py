@@ -1,0 +1,126 @@
+"""The one place that decides what a user may see and do, and where.
+
+Every read and write (OpenRosa, API, pages, exports) asks `scope_for(user)` and goes
+through the returned `Scope`; nothing else looks at roles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from forms.contract import CONTRACTS
+from server.accounts.models import Role
+from server.core.places import registry_places
+
+#: Contract fields that name a person; never shown to analysts, in any output.
+PERSONAL_FIELDS: frozenset[str] = frozenset(
+    f.name for contract in CONTRACTS.values() for f in contract if f.personal
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    role: str | None
+    townships: frozenset[str] | None  # None: every township
+    username: str = ""
+
+    # -- what -------------------------------------------------------------------------
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def can_submit(self) -> bool:
+        return self.role in (Role.HEALTH_WORKER, Role.SUPERVISOR, Role.ADMIN)
+
+    @property
+    def can_read_submissions(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ANALYST, Role.ADMIN)
+
+    @property
+    def can_manage_quarantine(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    @property
+    def can_sync(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    @property
+    def can_see_coverage(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ANALYST, Role.ADMIN)
+
+    @property
+    def sees_personal_data(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.HEALTH_WORKER, Role.ADMIN)
+
+    # -- where ------------------------------------------------------------------------
+
+    def allows_township(self, township_code: str | None) -> bool:
+        if self.townships is None:
+            return True
+        return township_code is not None and township_code in self.townships
+
+    def couch_selector(self) -> dict[str, Any]:
+        """A Mango condition restricting documents to this scope."""
+        if self.townships is None:
+            return {}
+        return {"township_code": {"$in": sorted(self.townships)}}
+
+    # -- how ---------------------------------------------------------------------------
+
+    def redact(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The document as this user may see it: without names for analysts."""
+        if self.sees_personal_data:
+            return doc
+        return deidentify(doc)
+
+
+def deidentify(doc: dict[str, Any]) -> dict[str, Any]:
+    """Drop personal fields wherever they live in a submission document: its data, its
+    history, free text that may repeat them, and attachments (photos)."""
+    clean = {k: v for k, v in doc.items() if k not in ("extra", "_attachments")}
+    if isinstance(doc.get("data"), dict):
+        clean["data"] = {k: v for k, v in doc["data"].items() if k not in PERSONAL_FIELDS}
+    if isinstance(doc.get("history"), list):
+        clean["history"] = [
+            {
+                **entry,
+                "data": {
+                    k: v for k, v in (entry.get("data") or {}).items() if k not in PERSONAL_FIELDS
+                },
+            }
+            for entry in doc["history"]
+        ]
+    return clean
+
+
+NO_SCOPE = Scope(None, frozenset())
+
+
+def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return NO_SCOPE
+    if user.is_superuser:
+        return Scope(Role.ADMIN, None, user.get_username())
+    profile = getattr(user, "cradle_profile", None)
+    if profile is None:
+        return Scope(None, frozenset(), user.get_username())
+    if profile.role in (Role.ANALYST, Role.ADMIN):
+        return Scope(profile.role, None, user.get_username())
+    return Scope(profile.role, expand_areas(profile.areas), user.get_username())
+
+
+def expand_areas(areas: list[str]) -> frozenset[str]:
+    """County codes become all their townships; township codes stay."""
+    places = registry_places()
+    townships: set[str] = set()
+    for code in areas:
+        if code in places.county_of_township:
+            townships.add(code)
+        else:
+            townships.update(t for t, c in places.county_of_township.items() if c == code)
+    return frozenset(townships)

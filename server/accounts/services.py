@@ -1,0 +1,56 @@
+"""Creating users and changing their role or areas (used by the CLI and the admin)."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from server.accounts.models import Profile, Role
+from server.core.errors import ApplicationError
+from server.core.places import registry_places
+
+
+def check_areas(areas: list[str]) -> list[str]:
+    places = registry_places()
+    bad = [a for a in areas if a not in places.counties and a not in places.county_of_township]
+    if bad:
+        raise ApplicationError(
+            f"unknown county or township code: {', '.join(bad)}", code="unknown_area"
+        )
+    return sorted(set(areas))
+
+
+@transaction.atomic
+def user_create(
+    *, username: str, password: str, role: str, areas: list[str] | None = None
+) -> AbstractBaseUser:
+    if role not in Role.values:
+        raise ApplicationError(f"role must be one of {', '.join(Role.values)}", code="bad_role")
+    users = get_user_model()
+    if users.objects.filter(username=username).exists():
+        raise ApplicationError(f"user {username} already exists", code="exists", status_code=409)
+    user = users(username=username)
+    user.set_password(password)  # set_password, not create_user: records the Digest credential
+    user.save()
+    Profile.objects.create(user=user, role=role, areas=check_areas(areas or []))
+    return user
+
+
+@transaction.atomic
+def user_set_role(*, username: str, role: str, areas: list[str] | None = None) -> Profile:
+    if role not in Role.values:
+        raise ApplicationError(f"role must be one of {', '.join(Role.values)}", code="bad_role")
+    user = get_user_model().objects.get(username=username)
+    profile, _ = Profile.objects.get_or_create(user=user, defaults={"role": role})
+    profile.role = role
+    if areas is not None:
+        profile.areas = check_areas(areas)
+    profile.save()
+    return profile
+
+
+def user_set_password(*, username: str, password: str) -> None:
+    user = get_user_model().objects.get(username=username)
+    user.set_password(password)
+    user.save()  # records the Digest credential too (see DigestCredentialRecorder)

@@ -1,0 +1,60 @@
+"""Size bounds enforced while Django reads a multipart body, before anything is stored.
+
+A file past its bound is skipped (its first bytes kept, so the quarantine can show what
+it was); a body past the total bound stops being read. The view then refuses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+
+from sync.ingest.store import QUARANTINE_KEEP_BYTES
+
+XML_FIELD = "xml_submission_file"
+
+
+@dataclass
+class UploadReport:
+    oversize: dict[str, int] = field(default_factory=dict)  # file name -> bytes seen
+    xml_head: bytes = b""
+    xml_seen: int = 0
+    total: int = 0
+    stopped: bool = False
+
+
+def report_for(request) -> UploadReport:
+    if not hasattr(request, "upload_report"):
+        request.upload_report = UploadReport()
+    return request.upload_report
+
+
+class BoundedUploadHandler(FileUploadHandler):
+    def new_file(self, field_name, file_name, *args, **kwargs) -> None:
+        super().new_file(field_name, file_name, *args, **kwargs)
+        self._size = 0
+        limits = settings.CRADLE_LIMITS
+        self._is_xml = field_name == XML_FIELD
+        self._limit = limits["MAX_XML_BYTES"] if self._is_xml else limits["MAX_ATTACHMENT_BYTES"]
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        report = report_for(self.request)
+        self._size += len(raw_data)
+        report.total += len(raw_data)
+        if self._is_xml:
+            room = QUARANTINE_KEEP_BYTES - len(report.xml_head)
+            if room > 0:
+                report.xml_head += raw_data[:room]
+            report.xml_seen = self._size
+        if self._size > self._limit:
+            report.oversize[self.file_name or self.field_name] = self._size
+            raise SkipFile()
+        if report.total > settings.CRADLE_LIMITS["MAX_REQUEST_BYTES"]:
+            report.stopped = True
+            raise StopUpload(connection_reset=False)
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None

@@ -1,0 +1,246 @@
+"""OpenRosa 1.0 endpoints as ODK Collect uses them: form list, download, manifest, media,
+and submissions. Thin: authentication here, every decision in the ingestion core."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from server.accounts import digest
+from server.accounts.scope import Scope, scope_for
+from server.core.ingest import form_catalog, get_ingestor
+from server.openrosa.responses import (
+    NS_FORMLIST,
+    NS_MANIFEST,
+    element,
+    message_response,
+    with_openrosa_headers,
+    xml_response,
+)
+from server.openrosa.uploads import XML_FIELD, report_for
+from sync.errors import CouchUnavailable
+from sync.ingest.problems import Problem
+from sync.ingest.store import Attachment, Incoming, Outcome
+
+log = logging.getLogger(__name__)
+
+ACCEPTED_MESSAGE = "表单已成功提交。 Form received successfully."
+UNAVAILABLE_MESSAGE = (
+    "服务器暂时无法保存，请稍后重新发送。 "
+    "The server cannot store forms right now; send again later."
+)
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+def _authenticate(request: HttpRequest) -> tuple[object | None, bool]:
+    """(user, stale_nonce) from Digest, or from Basic when the request came over HTTPS."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "digest":
+        result = digest.verify(value, request.method or "GET", request.get_full_path())
+        return result.user, result.stale
+    if scheme.lower() == "basic" and request.is_secure():
+        try:
+            username, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, False
+        return authenticate(request, username=username, password=password), False
+    return None, False
+
+
+def _challenge(request: HttpRequest, stale: bool = False) -> HttpResponse:
+    response = message_response("请登录。 Please log in.", 401)
+    # One header may carry several challenges; Basic only where the password is encrypted.
+    offered = [digest.challenge(stale=stale)]
+    if request.is_secure():
+        offered.append(f'Basic realm="{digest.realm()}"')
+    response["WWW-Authenticate"] = ", ".join(offered)
+    return response
+
+
+def _openrosa_scope(request: HttpRequest) -> tuple[Scope | None, HttpResponse | None]:
+    user, stale = _authenticate(request)
+    if user is None:
+        return None, _challenge(request, stale)
+    scope = scope_for(user)
+    if not scope.can_submit:
+        return None, message_response(
+            "您没有提交表单的权限。 You are not allowed to fill these forms.", 403
+        )
+    return scope, None
+
+
+# -- forms -------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD"])
+def form_list(request: HttpRequest) -> HttpResponse:
+    _, refusal = _openrosa_scope(request)
+    if refusal is not None:
+        return refusal
+    root = ET.Element("xforms", xmlns=NS_FORMLIST)
+    for form in form_catalog().forms.values():
+        node = ET.SubElement(root, "xform")
+        element(node, "formID", form.form_id)
+        element(node, "name", form.title)
+        element(node, "version", form.version)
+        element(node, "hash", f"md5:{form.md5}")
+        element(
+            node,
+            "downloadUrl",
+            request.build_absolute_uri(reverse("openrosa-form", args=[form.form_id])),
+        )
+        if form.media:
+            url = reverse("openrosa-manifest", args=[form.form_id])
+            element(node, "manifestUrl", request.build_absolute_uri(url))
+    return xml_response(root)
+
+
+def _form_or_404(form_id: str):
+    form = form_catalog().get(form_id)
+    if form is None:
+        raise Http404(form_id)
+    return form
+
+
+@require_http_methods(["GET", "HEAD"])
+def form_download(request: HttpRequest, form_id: str) -> HttpResponse:
+    _, refusal = _openrosa_scope(request)
+    if refusal is not None:
+        return refusal
+    form = _form_or_404(form_id)
+    response = FileResponse(form.xml_path.open("rb"), content_type="text/xml; charset=utf-8")
+    return with_openrosa_headers(response)
+
+
+@require_http_methods(["GET", "HEAD"])
+def manifest(request: HttpRequest, form_id: str) -> HttpResponse:
+    _, refusal = _openrosa_scope(request)
+    if refusal is not None:
+        return refusal
+    form = _form_or_404(form_id)
+    root = ET.Element("manifest", xmlns=NS_MANIFEST)
+    for media in form.media:
+        node = ET.SubElement(root, "mediaFile")
+        element(node, "filename", media.name)
+        element(node, "hash", f"md5:{media.md5}")
+        url = reverse("openrosa-media", args=[form.form_id, media.name])
+        element(node, "downloadUrl", request.build_absolute_uri(url))
+    return xml_response(root)
+
+
+@require_http_methods(["GET", "HEAD"])
+def media_file(request: HttpRequest, form_id: str, filename: str) -> HttpResponse:
+    _, refusal = _openrosa_scope(request)
+    if refusal is not None:
+        return refusal
+    media = _form_or_404(form_id).media_file(filename)
+    if media is None:
+        raise Http404(filename)
+    content_type = "text/csv; charset=utf-8" if filename.endswith(".csv") else None
+    response = FileResponse(media.path.open("rb"), content_type=content_type)
+    return with_openrosa_headers(response)
+
+
+# -- submissions -------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def submission(request: HttpRequest) -> HttpResponse:
+    scope, refusal = _openrosa_scope(request)
+    if refusal is not None:
+        return refusal
+    if request.method != "POST":
+        response = with_openrosa_headers(HttpResponse(status=204))
+        response["X-OpenRosa-Accept-Content-Length"] = str(
+            settings.CRADLE_LIMITS["MAX_REQUEST_BYTES"]
+        )
+        return response
+    try:
+        return _receive(request, scope)
+    except CouchUnavailable as exc:
+        log.warning("submission not stored, CouchDB unavailable: %s", exc)
+        response = message_response(UNAVAILABLE_MESSAGE, 503)
+        response["Retry-After"] = "60"
+        return response
+
+
+def _receive(request: HttpRequest, scope: Scope) -> HttpResponse:
+    ingestor = get_ingestor()
+    received = datetime.now(UTC)
+    base = {
+        "source": "openrosa",
+        "submitter": scope.username,
+        "received_at": received,
+        "remote_addr": request.META.get("REMOTE_ADDR"),
+    }
+    content_type = request.content_type or ""
+    if content_type != "multipart/form-data":
+        head = request.read(settings.CRADLE_LIMITS["MAX_XML_BYTES"])
+        incoming = Incoming(xml=head, **base)
+        problem = Problem("wrong_content_type", detail=content_type[:60] or "none")
+        return _answer(ingestor.quarantine(incoming, [problem], None))
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > settings.CRADLE_LIMITS["MAX_REQUEST_BYTES"]:
+        head = request.read(settings.CRADLE_LIMITS["MAX_XML_BYTES"])
+        incoming = Incoming(xml=head, truncated_from=declared, **base)
+        problem = Problem("too_large", detail=f"{declared} bytes")
+        return _answer(ingestor.quarantine(incoming, [problem], None))
+    try:
+        files = request.FILES
+    except TooManyFilesSent:
+        return _answer(_refuse(ingestor, request, base, Problem("too_many_attachments")))
+    except (RequestDataTooBig, MultiPartParserError) as exc:
+        problem = Problem("malformed_xml", detail=f"multipart: {exc}"[:100])
+        return _answer(_refuse(ingestor, request, base, problem))
+    report = report_for(request)
+    if report.stopped:
+        detail = f"more than {settings.CRADLE_LIMITS['MAX_REQUEST_BYTES']} bytes"
+        return _answer(_refuse(ingestor, request, base, Problem("too_large", detail=detail)))
+    xml_file = files.get(XML_FIELD)
+    if xml_file is None and XML_FIELD in report.oversize:
+        incoming = Incoming(xml=report.xml_head, truncated_from=report.xml_seen, **base)
+        return _answer(ingestor.ingest(incoming, allowed_townships=scope.townships))
+    if xml_file is None:
+        return _answer(_refuse(ingestor, request, base, Problem("missing_xml")))
+    xml = xml_file.read()
+    attachments = tuple(
+        Attachment(f.name, f.read(), f.content_type or "application/octet-stream")
+        for name, f in files.items()
+        if name != XML_FIELD
+    )
+    incoming = Incoming(xml=xml, attachments=attachments, **base)
+    if report.oversize:
+        name, size = next(iter(report.oversize.items()))
+        detail = f"{size} > {settings.CRADLE_LIMITS['MAX_ATTACHMENT_BYTES']} bytes"
+        problem = Problem("attachment_too_large", field=name, detail=detail)
+        return _answer(ingestor.quarantine(incoming, [problem], None))
+    return _answer(ingestor.ingest(incoming, allowed_townships=scope.townships))
+
+
+def _refuse(ingestor, request: HttpRequest, base: dict, problem: Problem) -> Outcome:
+    report = report_for(request)
+    incoming = Incoming(xml=report.xml_head or b"", **base)
+    return ingestor.quarantine(incoming, [problem], None)
+
+
+def _answer(outcome: Outcome) -> HttpResponse:
+    if outcome.accepted:
+        return message_response(ACCEPTED_MESSAGE, 201)
+    text = " ".join(p.bilingual() for p in outcome.problems) or "表单被拒绝。 Form refused."
+    return message_response(text, outcome.http_status, nature="error")

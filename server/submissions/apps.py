@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SubmissionsConfig(AppConfig):
+    name = "server.submissions"
+    label = "submissions"
+    verbose_name = "Submissions and quarantine"
