@@ -162,5 +162,16 @@ def manage(args: tuple[str, ...]) -> None:
     execute_from_command_line(["cradle manage", *args])
 
 
+def _add_domain_groups() -> None:
+    from forms.build import forms_group
+    from forms.registry import registry_group
+
+    cli.add_command(forms_group)
+    cli.add_command(registry_group)
+
+
+_add_domain_groups()
+
+
 def main() -> None:
     cli(prog_name="cradle")
