@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from forms.schedule import load_schedule
+
 #: XLSForm type → XForm bind type (pyxform writes selects as strings).
 BIND_TYPES: Mapping[str, str] = {
     "text": "string",
@@ -138,30 +140,8 @@ DANGER_SIGNS = (
     "other",
 )
 PLACES_OF_DELIVERY = ("county_hospital", "township_hospital", "other_facility", "home", "other")
-DOSE_CODES = (
-    "hepb1",
-    "bcg",
-    "hepb2",
-    "ipv1",
-    "ipv2",
-    "dtap1",
-    "bopv1",
-    "dtap2",
-    "dtap3",
-    "hepb3",
-    "mpsva1",
-    "mmr1",
-    "jel1",
-    "mpsva2",
-    "dtap4",
-    "mmr2",
-    "hepa1",
-    "jel2",
-    "mpsvac1",
-    "bopv2",
-    "dt",
-    "mpsvac2",
-)
+#: The dose codes come from the one schedule file, never copied here.
+DOSE_CODES: tuple[str, ...] = load_schedule().codes
 
 _METADATA = (
     Field("start", "dateTime", "", metadata=True),
