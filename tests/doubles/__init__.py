@@ -1,0 +1,1 @@
+"""Test doubles of the external services Cradle talks to."""
