@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 from forms.catalog import FormCatalog, md5_hex
 from forms.contract import FormContract
 from sync.couch import Database
-from sync.errors import CouchConflict
+from sync.errors import CouchConflict, CouchError
 from sync.ingest.normalize import Places, normalize, validate
 from sync.ingest.parse import DEFAULT_MAX_XML_BYTES, ParsedInstance, parse_instance
 from sync.ingest.problems import Problem, SubmissionRejected, status_for
@@ -52,6 +52,7 @@ class Incoming:
     attachments: tuple[Attachment, ...] = ()
     remote_addr: str | None = None
     truncated_from: int | None = None  # the real size when `xml` holds only the start
+    raw_name: str = "submission.xml"  # what `xml` holds: the XML, or a Central row as JSON
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,67 @@ class Ingestor:
         check_version: bool = True,
     ) -> Outcome:
         """Accept or quarantine one submission. `allowed_townships=None` means any."""
+        parsed, doc, problems = self._prepare(incoming, allowed_townships, check_version)
+        if problems:
+            return self.quarantine(incoming, problems, parsed)
+        assert parsed is not None and doc is not None
+        if parsed.deprecated_id:
+            return self._store_edit(incoming, parsed, doc)
+        return self._store_new(incoming, parsed, doc)
+
+    def ingest_many(
+        self, batch: Sequence[Incoming], *, check_version: bool = True
+    ) -> list[Outcome]:
+        """The same decisions as `ingest`, for a batch, in a few bulk requests: one
+        `_bulk_get` to see what exists, one `_bulk_docs` for the new documents, one for the
+        quarantine. Edits, resends and conflicts fall back to the one-by-one path."""
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        fresh: list[tuple[int, dict]] = []
+        held: list[tuple[int, dict]] = []
+        slow: list[int] = []
+        prepared = [self._prepare(item, None, check_version) for item in batch]
+        simple_ids = [
+            parsed.instance_id
+            for parsed, _, problems in prepared
+            if parsed is not None and not problems and not parsed.deprecated_id
+        ]
+        existing = self.submissions.bulk_get(list(dict.fromkeys(simple_ids)))
+        claimed: set[str] = set()
+        for i, (item, (parsed, doc, problems)) in enumerate(zip(batch, prepared, strict=True)):
+            if problems:
+                qdoc, outcomes[i] = self.quarantine_doc(item, problems, parsed)
+                held.append((i, qdoc))
+            elif (
+                parsed.deprecated_id
+                or parsed.instance_id in existing
+                or parsed.instance_id in claimed
+            ):
+                slow.append(i)
+            else:
+                claimed.add(parsed.instance_id)
+                attachments = self._new_attachments(item, parsed, {})
+                fresh.append((i, {"_id": parsed.instance_id, **doc, "_attachments": attachments}))
+        for (i, _), result in zip(
+            fresh, self.submissions.bulk_docs([d for _, d in fresh]), strict=True
+        ):
+            if result.ok:
+                outcomes[i] = Outcome("created", 201, result.id)
+            else:
+                slow.append(i)  # written meanwhile by someone else: decide one by one
+        for result in self.quarantine_db.bulk_docs([d for _, d in held]):
+            if not result.ok and not result.conflict:  # a conflict: already kept before
+                raise CouchError("POST", self.quarantine_db.name, None, result.error, result.reason)
+        for i in sorted(slow):
+            outcomes[i] = self.ingest(batch[i], check_version=check_version)
+        return [o for o in outcomes if o is not None]
+
+    def _prepare(
+        self,
+        incoming: Incoming,
+        allowed_townships: frozenset[str] | None,
+        check_version: bool,
+    ) -> tuple[ParsedInstance | None, dict[str, Any] | None, list[Problem]]:
+        """Parse, type and check; the document to write, or the reasons not to."""
         parsed: ParsedInstance | None = None
         try:
             if incoming.truncated_from is not None:
@@ -122,21 +184,36 @@ class Ingestor:
                 )
             self._check_attachments(incoming.attachments)
             parsed = parse_instance(incoming.xml, max_bytes=self.limits.max_xml_bytes)
-            contract = self._contract(parsed, check_version)
-            data, extra, problems = normalize(parsed.fields, contract)
-            problems += validate(data, contract, self.places, self.today())
-            township = data.get("township")
-            known = township in self.places.county_of_township
-            if allowed_townships is not None and known and township not in allowed_townships:
-                problems.insert(0, Problem("outside_scope", field="township", detail=str(township)))
-            if problems:
-                raise SubmissionRejected(problems)
         except SubmissionRejected as rejected:
-            return self.quarantine(incoming, rejected.problems, parsed)
-        doc = self._document(incoming, parsed, data, extra)
-        if parsed.deprecated_id:
-            return self._store_edit(incoming, parsed, doc)
-        return self._store_new(incoming, parsed, doc)
+            return parsed, None, rejected.problems
+        doc, problems = self.judge(
+            parsed, incoming, allowed_townships=allowed_townships, check_version=check_version
+        )
+        return parsed, doc, problems
+
+    def judge(
+        self,
+        parsed: ParsedInstance,
+        incoming: Incoming,
+        *,
+        allowed_townships: frozenset[str] | None = None,
+        check_version: bool = True,
+    ) -> tuple[dict[str, Any] | None, list[Problem]]:
+        """Type and check an already parsed instance (from XML, or from a Central row):
+        the canonical document without `_id`, or the reasons to refuse it."""
+        try:
+            contract = self._contract(parsed, check_version)
+        except SubmissionRejected as rejected:
+            return None, rejected.problems
+        data, extra, problems = normalize(parsed.fields, contract)
+        problems += validate(data, contract, self.places, self.today())
+        township = data.get("township")
+        known = township in self.places.county_of_township
+        if allowed_townships is not None and known and township not in allowed_townships:
+            problems.insert(0, Problem("outside_scope", field="township", detail=str(township)))
+        if problems:
+            return None, problems
+        return self._document(incoming, parsed, data, extra), []
 
     def _check_attachments(self, attachments: tuple[Attachment, ...]) -> None:
         if len(attachments) > self.limits.max_attachments:
@@ -350,6 +427,16 @@ class Ingestor:
     ) -> Outcome:
         """Keep the refused submission whole (or the start of an oversize body) with its
         reasons. Identical refused bytes map to one quarantine document."""
+        doc, outcome = self.quarantine_doc(incoming, problems, parsed)
+        try:
+            self.quarantine_db.put(doc)
+        except CouchConflict:
+            pass  # the same bytes were refused before and are already kept
+        return outcome
+
+    def quarantine_doc(
+        self, incoming: Incoming, problems: list[Problem], parsed: ParsedInstance | None
+    ) -> tuple[dict[str, Any], Outcome]:
         digest = hashlib.sha256(incoming.xml).hexdigest()
         identity = hashlib.sha256(digest.encode())
         for item in incoming.attachments:
@@ -358,7 +445,7 @@ class Ingestor:
         status = status_for(problems)
         kept = incoming.xml[:QUARANTINE_KEEP_BYTES]
         attachments = {
-            "submission.xml": {"content_type": "application/octet-stream", "data": _b64(kept)}
+            incoming.raw_name: {"content_type": "application/octet-stream", "data": _b64(kept)}
         }
         for item in incoming.attachments:
             if len(item.data) <= self.limits.max_attachment_bytes:
@@ -385,14 +472,9 @@ class Ingestor:
             "size": incoming.truncated_from or len(incoming.xml),
             "kept_bytes": len(kept),
             "sha256": digest,
-            "times_received": 1,
             "_attachments": attachments,
         }
-        try:
-            self.quarantine_db.put(doc)
-        except CouchConflict:
-            pass  # the same bytes were refused before and are already kept
-        return Outcome("quarantined", status, None, tuple(problems), qid)
+        return doc, Outcome("quarantined", status, None, tuple(problems), qid)
 
     # -- re-processing ------------------------------------------------------------------
 
