@@ -165,9 +165,11 @@ def manage(args: tuple[str, ...]) -> None:
 def _add_domain_groups() -> None:
     from forms.build import forms_group
     from forms.registry import registry_group
+    from server.accounts.cli import users_group
 
     cli.add_command(forms_group)
     cli.add_command(registry_group)
+    cli.add_command(users_group)
 
 
 _add_domain_groups()

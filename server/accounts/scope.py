@@ -26,6 +26,7 @@ class Scope:
     role: str | None
     townships: frozenset[str] | None  # None: every township
     username: str = ""
+    counties: frozenset[str] = frozenset()  # counties covered whole (for unknown townships)
 
     # -- what -------------------------------------------------------------------------
 
@@ -64,11 +65,29 @@ class Scope:
             return True
         return township_code is not None and township_code in self.townships
 
+    def allows_record(self, township_code: str | None, county_code: str | None) -> bool:
+        """A possibly invalid record (quarantine): its township, or its whole county."""
+        if self.allows_township(township_code):
+            return True
+        return county_code is not None and county_code in self.counties
+
     def couch_selector(self) -> dict[str, Any]:
         """A Mango condition restricting documents to this scope."""
         if self.townships is None:
             return {}
         return {"township_code": {"$in": sorted(self.townships)}}
+
+    def couch_record_selector(self) -> dict[str, Any]:
+        """Like `couch_selector`, also matching records of unknown townships in whole
+        counties of this scope (the quarantine holds such records)."""
+        if self.townships is None:
+            return {}
+        return {
+            "$or": [
+                {"township_code": {"$in": sorted(self.townships)}},
+                {"county_code": {"$in": sorted(self.counties)}},
+            ]
+        }
 
     # -- how ---------------------------------------------------------------------------
 
@@ -111,7 +130,8 @@ def scope_for(user: AbstractBaseUser | AnonymousUser | None) -> Scope:
         return Scope(None, frozenset(), user.get_username())
     if profile.role in (Role.ANALYST, Role.ADMIN):
         return Scope(profile.role, None, user.get_username())
-    return Scope(profile.role, expand_areas(profile.areas), user.get_username())
+    counties = frozenset(a for a in profile.areas if len(a) == 6)
+    return Scope(profile.role, expand_areas(profile.areas), user.get_username(), counties)
 
 
 def expand_areas(areas: list[str]) -> frozenset[str]:

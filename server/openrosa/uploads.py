@@ -21,6 +21,7 @@ class UploadReport:
     oversize: dict[str, int] = field(default_factory=dict)  # file name -> bytes seen
     xml_head: bytes = b""
     xml_seen: int = 0
+    xml_oversize: bool = False
     total: int = 0
     stopped: bool = False
 
@@ -49,7 +50,10 @@ class BoundedUploadHandler(FileUploadHandler):
                 report.xml_head += raw_data[:room]
             report.xml_seen = self._size
         if self._size > self._limit:
-            report.oversize[self.file_name or self.field_name] = self._size
+            if self._is_xml:
+                report.xml_oversize = True
+            else:
+                report.oversize[self.file_name or self.field_name] = self._size
             raise SkipFile()
         if report.total > settings.CRADLE_LIMITS["MAX_REQUEST_BYTES"]:
             report.stopped = True

@@ -213,7 +213,7 @@ def _receive(request: HttpRequest, scope: Scope) -> HttpResponse:
         detail = f"more than {settings.CRADLE_LIMITS['MAX_REQUEST_BYTES']} bytes"
         return _answer(_refuse(ingestor, request, base, Problem("too_large", detail=detail)))
     xml_file = files.get(XML_FIELD)
-    if xml_file is None and XML_FIELD in report.oversize:
+    if xml_file is None and report.xml_oversize:
         incoming = Incoming(xml=report.xml_head, truncated_from=report.xml_seen, **base)
         return _answer(ingestor.ingest(incoming, allowed_townships=scope.townships))
     if xml_file is None:
@@ -234,8 +234,17 @@ def _receive(request: HttpRequest, scope: Scope) -> HttpResponse:
 
 
 def _refuse(ingestor, request: HttpRequest, base: dict, problem: Problem) -> Outcome:
+    """Quarantine what could be read of a refused post: the XML's start and every part."""
     report = report_for(request)
-    incoming = Incoming(xml=report.xml_head or b"", **base)
+    try:
+        parts = tuple(
+            Attachment(f.name, f.read(), f.content_type or "application/octet-stream")
+            for name, f in request.FILES.items()
+            if name != XML_FIELD
+        )
+    except (MultiPartParserError, RequestDataTooBig, TooManyFilesSent):
+        parts = ()
+    incoming = Incoming(xml=report.xml_head or b"", attachments=parts, **base)
     return ingestor.quarantine(incoming, [problem], None)
 
 

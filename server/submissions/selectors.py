@@ -20,7 +20,8 @@ class SubmissionFilters:
 
 
 def _selector(scope: Scope, filters: SubmissionFilters, doc_type: str) -> dict[str, Any]:
-    selector: dict[str, Any] = {"type": doc_type, **scope.couch_selector()}
+    where = scope.couch_selector() if doc_type == "submission" else scope.couch_record_selector()
+    selector: dict[str, Any] = {"type": doc_type, **where}
     for key, value in (
         ("form_id", filters.form_id),
         ("county_code", filters.county_code),
@@ -78,7 +79,7 @@ def quarantine_get(*, scope: Scope, doc_id: str) -> dict[str, Any] | None:
     doc = db.get(doc_id)
     if doc is None or doc.get("type") != "quarantine":
         return None
-    if not scope.allows_township(doc.get("township_code")):
+    if not scope.allows_record(doc.get("township_code"), doc.get("county_code")):
         raise PermissionError(doc_id)
     raw = db.get_attachment(doc_id, "submission.xml") or b""
     return {**_public(doc), "raw_xml": raw.decode("utf-8", errors="replace")}

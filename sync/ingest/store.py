@@ -206,7 +206,12 @@ class Ingestor:
         except SubmissionRejected as rejected:
             return None, rejected.problems
         data, extra, problems = normalize(parsed.fields, contract)
-        problems += validate(data, contract, self.places, self.today())
+        unreadable = {p.field for p in problems}
+        problems += [
+            p
+            for p in validate(data, contract, self.places, self.today())
+            if not (p.code == "required" and p.field in unreadable)  # already said why
+        ]
         township = data.get("township")
         known = township in self.places.county_of_township
         if allowed_townships is not None and known and township not in allowed_townships:
