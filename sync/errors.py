@@ -44,3 +44,42 @@ class CouchNotFound(CouchError):
 
 class CouchConflict(CouchError):
     """409 or 412: a stale revision, or a database that already exists."""
+
+
+# -- ODK Central sync and replication ---------------------------------------------------
+
+
+class CentralError(SyncError):
+    """ODK Central refused or failed a request, or Cradle's Central configuration is wrong.
+
+    The message names the server, the request and the reason, never credentials.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class CentralAuthError(CentralError):
+    """Central refused the login (wrong credentials) or the account may not read a project."""
+
+
+class CentralNotFound(CentralError):
+    """The project or form does not exist on Central (or the account cannot see it)."""
+
+
+class CentralUnavailable(CentralError):
+    """Central could not be reached or kept failing (connection errors, 429, 5xx) after retries."""
+
+
+class SourceBusy(SyncError):
+    """Another run of the same source holds its lock."""
+
+
+class LeaseLost(SyncError):
+    """This run's lock expired and was taken by another run: stop before writing more."""
+
+
+class ReplicationError(SyncError):
+    """A township replication could not be set up, read or resolved."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync import audit
 from sync.couch import CouchClient
 
 # The CouchDB role Cradle's own service account (or a server admin) carries.
@@ -21,6 +22,7 @@ class DatabaseSpec:
     key: str
     purpose: str
     indexes: tuple[IndexSpec, ...] = ()
+    design: tuple[tuple[str, dict], ...] = ()
 
 
 DATABASES: tuple[DatabaseSpec, ...] = (
@@ -40,7 +42,7 @@ DATABASES: tuple[DatabaseSpec, ...] = (
         (IndexSpec("by-received", ("received_at",)),),
     ),
     DatabaseSpec("state", "sync checkpoints, locks and run records"),
-    DatabaseSpec("audit", "append-only audit trail"),
+    DatabaseSpec("audit", "append-only audit trail", design=(("_design/audit", audit.DESIGN),)),
 )
 
 
@@ -72,6 +74,8 @@ def ensure_schema(client: CouchClient, prefix: str) -> list[DatabaseStatus]:
         for index in spec.indexes:
             if index.name not in present:
                 db.create_index(index.fields, name=index.name, ddoc=f"cradle-{index.name}")
+        for ddoc_id, body in spec.design:
+            db.ensure_design(ddoc_id, body)
     return check_schema(client, prefix)
 
 

@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from server.accounts.models import Profile, Role
+from server.core.audit import audit_event
 from server.core.errors import ApplicationError
 from server.core.places import registry_places
 
@@ -23,7 +24,12 @@ def check_areas(areas: list[str]) -> list[str]:
 
 @transaction.atomic
 def user_create(
-    *, username: str, password: str, role: str, areas: list[str] | None = None
+    *,
+    username: str,
+    password: str,
+    role: str,
+    areas: list[str] | None = None,
+    actor: str | None = None,
 ) -> AbstractBaseUser:
     if role not in Role.values:
         raise ApplicationError(f"role must be one of {', '.join(Role.values)}", code="bad_role")
@@ -33,12 +39,20 @@ def user_create(
     user = users(username=username)
     user.set_password(password)  # set_password, not create_user: records the Digest credential
     user.save()
-    Profile.objects.create(user=user, role=role, areas=check_areas(areas or []))
+    profile = Profile.objects.create(user=user, role=role, areas=check_areas(areas or []))
+    _audit("user.created", actor, username, profile)
     return user
 
 
+def _audit(action: str, actor: str | None, username: str, profile: Profile | None) -> None:
+    detail = {"role": profile.role, "areas": profile.areas} if profile else {}
+    audit_event(action, actor=actor, source="accounts", target=f"user:{username}", detail=detail)
+
+
 @transaction.atomic
-def user_set_role(*, username: str, role: str, areas: list[str] | None = None) -> Profile:
+def user_set_role(
+    *, username: str, role: str, areas: list[str] | None = None, actor: str | None = None
+) -> Profile:
     if role not in Role.values:
         raise ApplicationError(f"role must be one of {', '.join(Role.values)}", code="bad_role")
     user = get_user_model().objects.get(username=username)
@@ -47,10 +61,12 @@ def user_set_role(*, username: str, role: str, areas: list[str] | None = None) -
     if areas is not None:
         profile.areas = check_areas(areas)
     profile.save()
+    _audit("user.role_changed", actor, username, profile)
     return profile
 
 
-def user_set_password(*, username: str, password: str) -> None:
+def user_set_password(*, username: str, password: str, actor: str | None = None) -> None:
     user = get_user_model().objects.get(username=username)
     user.set_password(password)
     user.save()  # records the Digest credential too (see DigestCredentialRecorder)
+    _audit("user.password_changed", actor, username, None)

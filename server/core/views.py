@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from django.db import connection
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cradle import __version__
-from server.core.couch import get_couch
+from server.accounts.scope import scope_for
+from server.core.couch import cradle_db, get_couch
+from sync import audit
 from sync.errors import SyncError
 
 
@@ -64,3 +67,31 @@ class HealthView(APIView):
             "database": database,
         }
         return Response(body, status=200 if healthy else 503)
+
+
+class AuditView(APIView):
+    """The audit trail, oldest first from `since` (admins only; nothing can change it)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", str, description="ISO time, inclusive"),
+            OpenApiParameter("limit", int),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        if not scope_for(request.user).is_admin:
+            raise PermissionDenied("Only admins read the audit trail.")
+        query = AuditQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        found = audit.entries(
+            cradle_db("audit"),
+            since=query.validated_data.get("since"),
+            limit=query.validated_data["limit"],
+        )
+        return Response({"results": found})
+
+
+class AuditQuery(serializers.Serializer):
+    since = serializers.RegexField(r"^\d{4}-\d{2}-\d{2}[0-9T:.Z+-]*$", required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from server.accounts import digest
 from server.accounts.scope import Scope, scope_for
+from server.core.audit import audit_event
 from server.core.ingest import form_catalog, get_ingestor
 from server.openrosa.responses import (
     NS_FORMLIST,
@@ -172,7 +173,7 @@ def submission(request: HttpRequest) -> HttpResponse:
         )
         return response
     try:
-        return _receive(request, scope)
+        return _answer(_receive(request, scope), request, scope)
     except CouchUnavailable as exc:
         log.warning("submission not stored, CouchDB unavailable: %s", exc)
         response = message_response(UNAVAILABLE_MESSAGE, 503)
@@ -180,7 +181,7 @@ def submission(request: HttpRequest) -> HttpResponse:
         return response
 
 
-def _receive(request: HttpRequest, scope: Scope) -> HttpResponse:
+def _receive(request: HttpRequest, scope: Scope) -> Outcome:
     ingestor = get_ingestor()
     received = datetime.now(UTC)
     base = {
@@ -194,30 +195,30 @@ def _receive(request: HttpRequest, scope: Scope) -> HttpResponse:
         head = request.read(settings.CRADLE_LIMITS["MAX_XML_BYTES"])
         incoming = Incoming(xml=head, **base)
         problem = Problem("wrong_content_type", detail=content_type[:60] or "none")
-        return _answer(ingestor.quarantine(incoming, [problem], None))
+        return ingestor.quarantine(incoming, [problem], None)
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > settings.CRADLE_LIMITS["MAX_REQUEST_BYTES"]:
         head = request.read(settings.CRADLE_LIMITS["MAX_XML_BYTES"])
         incoming = Incoming(xml=head, truncated_from=declared, **base)
         problem = Problem("too_large", detail=f"{declared} bytes")
-        return _answer(ingestor.quarantine(incoming, [problem], None))
+        return ingestor.quarantine(incoming, [problem], None)
     try:
         files = request.FILES
     except TooManyFilesSent:
-        return _answer(_refuse(ingestor, request, base, Problem("too_many_attachments")))
+        return _refuse(ingestor, request, base, Problem("too_many_attachments"))
     except (RequestDataTooBig, MultiPartParserError) as exc:
         problem = Problem("malformed_xml", detail=f"multipart: {exc}"[:100])
-        return _answer(_refuse(ingestor, request, base, problem))
+        return _refuse(ingestor, request, base, problem)
     report = report_for(request)
     if report.stopped:
         detail = f"more than {settings.CRADLE_LIMITS['MAX_REQUEST_BYTES']} bytes"
-        return _answer(_refuse(ingestor, request, base, Problem("too_large", detail=detail)))
+        return _refuse(ingestor, request, base, Problem("too_large", detail=detail))
     xml_file = files.get(XML_FIELD)
     if xml_file is None and report.xml_oversize:
         incoming = Incoming(xml=report.xml_head, truncated_from=report.xml_seen, **base)
-        return _answer(ingestor.ingest(incoming, allowed_townships=scope.townships))
+        return ingestor.ingest(incoming, allowed_townships=scope.townships)
     if xml_file is None:
-        return _answer(_refuse(ingestor, request, base, Problem("missing_xml")))
+        return _refuse(ingestor, request, base, Problem("missing_xml"))
     xml = xml_file.read()
     attachments = tuple(
         Attachment(f.name, f.read(), f.content_type or "application/octet-stream")
@@ -229,8 +230,8 @@ def _receive(request: HttpRequest, scope: Scope) -> HttpResponse:
         name, size = next(iter(report.oversize.items()))
         detail = f"{size} > {settings.CRADLE_LIMITS['MAX_ATTACHMENT_BYTES']} bytes"
         problem = Problem("attachment_too_large", field=name, detail=detail)
-        return _answer(ingestor.quarantine(incoming, [problem], None))
-    return _answer(ingestor.ingest(incoming, allowed_townships=scope.townships))
+        return ingestor.quarantine(incoming, [problem], None)
+    return ingestor.ingest(incoming, allowed_townships=scope.townships)
 
 
 def _refuse(ingestor, request: HttpRequest, base: dict, problem: Problem) -> Outcome:
@@ -248,7 +249,16 @@ def _refuse(ingestor, request: HttpRequest, base: dict, problem: Problem) -> Out
     return ingestor.quarantine(incoming, [problem], None)
 
 
-def _answer(outcome: Outcome) -> HttpResponse:
+def _answer(outcome: Outcome, request: HttpRequest, scope: Scope) -> HttpResponse:
+    action = "submission.quarantined" if outcome.quarantine_id else f"submission.{outcome.result}"
+    audit_event(
+        action,
+        actor=scope.username,
+        source="openrosa",
+        request=request,
+        target=outcome.doc_id or outcome.quarantine_id,
+        detail={"status": outcome.http_status, "reasons": [p.code for p in outcome.problems]},
+    )
     if outcome.accepted:
         return message_response(ACCEPTED_MESSAGE, 201)
     text = " ".join(p.bilingual() for p in outcome.problems) or "表单被拒绝。 Form refused."

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.scope import Scope, scope_for
+from server.core.audit import audit_event
 from server.core.ingest import get_ingestor
 from server.submissions.selectors import (
     SubmissionFilters,
@@ -134,6 +135,14 @@ class QuarantineReprocessView(APIView):
             outcome = get_ingestor().reprocess(doc_id, allowed_townships=None)
         except KeyError as exc:
             raise NotFound("No such quarantined submission.") from exc
+        audit_event(
+            "submission.reprocessed",
+            actor=scope.username,
+            source="api",
+            request=request,
+            target=doc_id,
+            detail={"result": outcome.result, "submission": outcome.doc_id},
+        )
         return Response(
             {
                 "result": outcome.result,

@@ -1,0 +1,31 @@
+"""Recording to the audit trail from the server (who, from which address)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from server.core.couch import cradle_db
+from sync import audit
+
+
+def audit_event(
+    action: str,
+    *,
+    actor: str | None,
+    source: str,
+    request: HttpRequest | None = None,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> str:
+    address = request.META.get("REMOTE_ADDR") if request is not None else None
+    return audit.record(
+        cradle_db("audit"),
+        action=action,
+        actor=actor,
+        source=source,
+        target=target,
+        address=address,
+        detail=detail,
+    )
