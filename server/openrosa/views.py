@@ -9,8 +9,10 @@ import logging
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
@@ -22,6 +24,7 @@ from server.accounts import digest
 from server.accounts.scope import Scope, scope_for
 from server.core.audit import audit_event
 from server.core.ingest import form_catalog, get_ingestor
+from server.core.lockout import lockout_response
 from server.openrosa.responses import (
     NS_FORMLIST,
     NS_MANIFEST,
@@ -52,7 +55,12 @@ def _authenticate(request: HttpRequest) -> tuple[object | None, bool]:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "digest":
+        claimed = digest.parse_header(value).get("username", "")
+        if claimed and AxesProxyHandler.is_locked(request, {"username": claimed}):
+            raise LockedOut(claimed)
         result = digest.verify(value, request.method or "GET", request.get_full_path())
+        if result.user is None and not result.stale and claimed:
+            user_login_failed.send(__name__, credentials={"username": claimed}, request=request)
         return result.user, result.stale
     if scheme.lower() == "basic" and request.is_secure():
         try:
@@ -73,8 +81,15 @@ def _challenge(request: HttpRequest, stale: bool = False) -> HttpResponse:
     return response
 
 
+class LockedOut(Exception):
+    """Too many failed logins for this username from this address."""
+
+
 def _openrosa_scope(request: HttpRequest) -> tuple[Scope | None, HttpResponse | None]:
-    user, stale = _authenticate(request)
+    try:
+        user, stale = _authenticate(request)
+    except LockedOut:
+        return None, lockout_response(request)
     if user is None:
         return None, _challenge(request, stale)
     scope = scope_for(user)

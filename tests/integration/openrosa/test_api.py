@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from server.core.couch import cradle_db
-from tests.integration.openrosa.conftest import PASSWORD, Collect, immunization
+from tests.integration.openrosa.conftest import Collect, immunization
 
 pytestmark = pytest.mark.django_db
 
 
 def _client(username: str) -> APIClient:
     client = APIClient()
-    assert client.login(username=username, password=PASSWORD)
+    client.force_login(get_user_model().objects.get(username=username))
     return client
 
 

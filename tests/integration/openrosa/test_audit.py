@@ -23,9 +23,8 @@ def test_trail_records_who_did_what_and_admins_read_it(server, users, built_form
     assert collect.submit(immunization(built_forms, UUID, aefi="yes")).status_code == 409
     user_set_role(username="sup", role="supervisor", areas=["450123101"], actor="root")
 
-    get_user_model().objects.create_superuser("root", password=PASSWORD)
     admin = APIClient()
-    assert admin.login(username="root", password=PASSWORD)
+    admin.force_login(get_user_model().objects.create_superuser("root", password=PASSWORD))
     body = admin.get("/api/audit/?limit=100").json()
     rows = [
         (e["action"], e["actor"], e["source"], e["target"])
@@ -44,7 +43,7 @@ def test_trail_records_who_did_what_and_admins_read_it(server, users, built_form
     assert "梁宇" not in str(body)  # no personal data in the trail
 
     supervisor = APIClient()
-    assert supervisor.login(username="sup", password=PASSWORD)
+    supervisor.force_login(get_user_model().objects.get(username="sup"))
     assert supervisor.get("/api/audit/").status_code == 403
 
 

@@ -310,3 +310,17 @@ def test_invalid_content_is_refused_with_reason_and_kept(
     assert len(held) == 1
     assert held[0]["reasons"][0]["code"] == code
     assert held[0]["submitter"] == "worker"
+
+
+def test_repeated_wrong_passwords_lock_out_that_user_and_address(server, users, settings) -> None:
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(2):
+        assert Collect("worker", "guess").request("GET", "/formList").status_code == 401
+    third = Collect("worker", "guess").request("GET", "/formList")
+    assert third.status_code == 429
+    assert third["Retry-After"] == "900"
+    assert third["X-OpenRosa-Version"] == "1.0"
+    assert "Too many failed logins" in third.content.decode()
+    # even the right password waits out the cool-off; another user is not affected
+    assert Collect("worker").request("GET", "/formList").status_code == 429
+    assert Collect("sup").request("GET", "/formList").status_code == 200
