@@ -28,7 +28,12 @@ else
   OWN_COUCHDB :=
 endif
 
-.PHONY: help setup venv node forms run stop test lint format bench clean
+.PHONY: help setup venv node forms system browser run stop test lint format bench clean
+
+# Debian packages: CJK fonts for the maps, gettext for the translations, and for the
+# browser tests Debian's own Chromium and ChromeDriver (no test tool downloads a browser).
+SYSTEM_PACKAGES := fonts-noto-cjk gettext
+BROWSER_PACKAGES := chromium chromium-driver
 
 help:
 	@echo "make run    start CouchDB-compatible server + Cradle on http://$(CRADLE_HOST):$(CRADLE_PORT)"
@@ -51,7 +56,23 @@ node_modules/.installed: package.json package-lock.json
 
 node: node_modules/.installed
 
-setup: venv node forms
+define apt_ensure
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (install them: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+endef
+
+system:
+	$(call apt_ensure,$(SYSTEM_PACKAGES))
+
+browser:
+	$(call apt_ensure,$(BROWSER_PACKAGES))
+
+setup: system venv node forms
 
 forms: venv
 	$(CRADLE) forms build --out build/forms
@@ -105,7 +126,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup
+test: setup browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	scripts/couchdb.sh run-with $(VENV)/bin/pytest $(PYTEST_ARGS)
