@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,6 +35,16 @@ def couch() -> Iterator[CouchClient]:
     with CouchClient(couch_settings_from_env()) as client:
         client.session()
         yield client
+
+
+@pytest.fixture(scope="session")
+def built_forms(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three forms built once per test session, with their registry media."""
+    from forms.build import build_forms
+
+    out = tmp_path_factory.mktemp("forms")
+    build_forms(out)
+    return out
 
 
 def unique_name(stem: str = "t") -> str:

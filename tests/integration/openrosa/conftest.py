@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from forms.build import build_forms
 from server.accounts.services import user_create
 from server.core.ingest import form_catalog
 from tests.support.openrosa import digest_authorization, fill
@@ -18,13 +17,6 @@ COUNTY = "450123"
 OTHER_TOWNSHIP = "450123102"
 OTHER_COUNTY_TOWNSHIP = "450124101"
 PASSWORD = "field-pass-2026"
-
-
-@pytest.fixture(scope="session")
-def built_forms(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("forms")
-    build_forms(out)
-    return out
 
 
 @pytest.fixture
