@@ -80,3 +80,27 @@ def cradle_couch(couch: CouchClient, settings) -> Iterator[str]:
     reset_couch()
     for spec in DATABASES:
         couch.db(db_name(prefix, spec.key)).delete()
+
+
+@pytest.fixture
+def server(cradle_couch: str, built_forms: Path, settings, db) -> Iterator[str]:
+    """The Django server on fresh Cradle databases and the session's built forms."""
+    from server.core.ingest import form_catalog
+
+    settings.FORMS_BUILD_DIR = built_forms
+    form_catalog.cache_clear()
+    yield cradle_couch
+    form_catalog.cache_clear()
+
+
+@pytest.fixture
+def users(db) -> dict[str, str]:
+    """A health worker of one township, supervisors in and out of its county, an analyst."""
+    from server.accounts.services import user_create
+    from tests.integration.openrosa.conftest import COUNTY, PASSWORD, TOWNSHIP
+
+    user_create(username="worker", password=PASSWORD, role="health_worker", areas=[TOWNSHIP])
+    user_create(username="sup", password=PASSWORD, role="supervisor", areas=[COUNTY])
+    user_create(username="analyst", password=PASSWORD, role="analyst")
+    user_create(username="other_sup", password=PASSWORD, role="supervisor", areas=["450124"])
+    return {"worker": PASSWORD, "sup": PASSWORD, "analyst": PASSWORD}

@@ -8,9 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from tests.engine.runner import Engine
-from tests.integration.openrosa.conftest import built_forms, server, users
-
-__all__ = ["built_forms", "engine", "server", "users"]
 
 
 @pytest.fixture(scope="module")

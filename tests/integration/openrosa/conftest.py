@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from django.test import Client
 
-from server.accounts.services import user_create
-from server.core.ingest import form_catalog
 from tests.support.openrosa import digest_authorization, fill
 
 TOWNSHIP = "450123101"
@@ -17,23 +13,6 @@ COUNTY = "450123"
 OTHER_TOWNSHIP = "450123102"
 OTHER_COUNTY_TOWNSHIP = "450124101"
 PASSWORD = "field-pass-2026"
-
-
-@pytest.fixture
-def server(cradle_couch: str, built_forms: Path, settings, db) -> Iterator[str]:
-    settings.FORMS_BUILD_DIR = built_forms
-    form_catalog.cache_clear()
-    yield cradle_couch
-    form_catalog.cache_clear()
-
-
-@pytest.fixture
-def users(db) -> dict[str, str]:
-    user_create(username="worker", password=PASSWORD, role="health_worker", areas=[TOWNSHIP])
-    user_create(username="sup", password=PASSWORD, role="supervisor", areas=[COUNTY])
-    user_create(username="analyst", password=PASSWORD, role="analyst")
-    user_create(username="other_sup", password=PASSWORD, role="supervisor", areas=["450124"])
-    return {"worker": PASSWORD, "sup": PASSWORD, "analyst": PASSWORD}
 
 
 class Collect:
