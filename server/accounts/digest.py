@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 
 NONCE_LIFETIME_S = 300
@@ -93,10 +92,13 @@ def verify(header: str, method: str, request_uri: str) -> DigestResult:
     if state == "bad":
         return DigestResult(None, username=username)
     try:
-        user = get_user_model().objects.get(username=username, is_active=True)
-        cred = DigestCredential.objects.get(user=user, realm=realm())
-    except (get_user_model().DoesNotExist, DigestCredential.DoesNotExist):
+        # One query: the credential, its user and the user's role (read next by the scope).
+        cred = DigestCredential.objects.select_related("user__cradle_profile").get(
+            user__username=username, user__is_active=True, realm=realm()
+        )
+    except DigestCredential.DoesNotExist:
         return DigestResult(None, username=username)
+    user = cred.user
     ha2 = _md5(f"{method}:{params['uri']}")
     qop = params.get("qop")
     if qop == "auth":

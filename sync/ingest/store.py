@@ -304,23 +304,22 @@ class Ingestor:
     # -- new submissions ----------------------------------------------------------------
 
     def _store_new(self, incoming: Incoming, parsed: ParsedInstance, doc: dict) -> Outcome:
+        """Write first, look only on a conflict: a new submission (the common case) costs
+        one request, and CouchDB's `_id` uniqueness decides every race."""
         doc_id = parsed.instance_id
+        fresh = {"_id": doc_id, **doc, "_attachments": self._new_attachments(incoming, parsed, {})}
         for _ in range(_WRITE_ATTEMPTS):
-            existing = self.submissions.get(doc_id)
-            if existing is None:
-                fresh = {
-                    "_id": doc_id,
-                    **doc,
-                    "_attachments": self._new_attachments(incoming, parsed, {}),
-                }
-                try:
-                    self.submissions.put(fresh)
-                except CouchConflict:
-                    continue  # someone wrote it meanwhile: decide again on what is there
-                return Outcome("created", 201, doc_id)
-            outcome = self._resend(incoming, parsed, existing)
-            if outcome is not None:
-                return outcome
+            try:
+                self.submissions.put(fresh)
+            except CouchConflict:
+                existing = self.submissions.get(doc_id)
+                if existing is None:
+                    continue  # deleted meanwhile: write again
+                outcome = self._resend(incoming, parsed, existing)
+                if outcome is not None:
+                    return outcome
+                continue
+            return Outcome("created", 201, doc_id)
         return self.quarantine(incoming, [Problem("conflict")], parsed)
 
     def _resend(self, incoming: Incoming, parsed: ParsedInstance, existing: dict) -> Outcome | None:

@@ -1,0 +1,1 @@
+"""Cradle's benchmarks: every hot path against a baseline measured in the same run."""

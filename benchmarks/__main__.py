@@ -1,0 +1,61 @@
+"""`make bench` (or `python -m benchmarks`): run the benchmarks, print a table, write JSON.
+
+Example: python -m benchmarks --only openrosa --openrosa-per-level 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks.common import Result
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _table(results: list[Result]) -> Table:
+    table = Table(title="Cradle benchmarks (ratio = value / baseline measured in the same run)")
+    for column in ("name", "value", "unit", "baseline", "ratio", "n", "note"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            r.name,
+            f"{r.value:,.3g}",
+            r.unit,
+            "" if r.baseline is None else f"{r.baseline:,.3g}",
+            "" if r.ratio is None else f"{r.ratio:.2f}",
+            str(r.n),
+            r.note,
+        )
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="openrosa central coverage generation"
+    )
+    parser.add_argument("--openrosa-per-level", type=int, default=600)
+    args = parser.parse_args()
+    wanted = set(args.only or ["openrosa", "central", "coverage", "generation"])
+    results: list[Result] = []
+    if "openrosa" in wanted:
+        from benchmarks import openrosa
+
+        results += openrosa.run(per_level=args.openrosa_per_level)
+    Console().print(_table(results))
+    RESULTS.mkdir(exist_ok=True)
+    payload = json.dumps([r.as_dict() for r in results], indent=2)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    (RESULTS / f"bench-{stamp}.json").write_text(payload)
+    (RESULTS / "latest.json").write_text(payload)
+    print(f"written: {RESULTS / f'bench-{stamp}.json'}")
+
+
+if __name__ == "__main__":
+    main()
