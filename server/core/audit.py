@@ -9,6 +9,13 @@ from django.http import HttpRequest
 from server.core.couch import cradle_db
 from sync import audit
 
+_buffer = audit.AuditBuffer()
+
+
+def flush_audit() -> None:
+    """Wait for buffered entries to be written (before reading the trail)."""
+    _buffer.flush()
+
 
 def audit_event(
     action: str,
@@ -18,8 +25,20 @@ def audit_event(
     request: HttpRequest | None = None,
     target: str | None = None,
     detail: dict[str, Any] | None = None,
+    buffered: bool = False,
 ) -> str:
+    """Record one event; `buffered` for the high-volume ones (one per submission)."""
     address = request.META.get("REMOTE_ADDR") if request is not None else None
+    if buffered:
+        return _buffer.add(
+            cradle_db("audit"),
+            action=action,
+            actor=actor,
+            source=source,
+            target=target,
+            address=address,
+            detail=detail,
+        )
     return audit.record(
         cradle_db("audit"),
         action=action,

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from cradle import __version__
 from server.accounts.scope import scope_for
+from server.core.audit import flush_audit
 from server.core.couch import cradle_db, get_couch
 from sync import audit
 from sync.errors import SyncError
@@ -84,6 +85,7 @@ class AuditView(APIView):
             raise PermissionDenied("Only admins read the audit trail.")
         query = AuditQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
+        flush_audit()
         found = audit.entries(
             cradle_db("audit"),
             since=query.validated_data.get("since"),

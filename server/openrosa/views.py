@@ -273,6 +273,7 @@ def _answer(outcome: Outcome, request: HttpRequest, scope: Scope) -> HttpRespons
         request=request,
         target=outcome.doc_id or outcome.quarantine_id,
         detail={"status": outcome.http_status, "reasons": [p.code for p in outcome.problems]},
+        buffered=True,
     )
     if outcome.accepted:
         return message_response(ACCEPTED_MESSAGE, 201)

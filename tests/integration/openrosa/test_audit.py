@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from server.accounts.services import user_set_role
+from server.core.audit import flush_audit
 from server.core.couch import cradle_db
 from sync.errors import CouchUnauthorized
 from tests.integration.openrosa.conftest import PASSWORD, Collect, immunization
@@ -49,6 +50,7 @@ def test_trail_records_who_did_what_and_admins_read_it(server, users, built_form
 
 def test_entries_cannot_be_changed_or_deleted(server, users, built_forms) -> None:
     assert Collect("worker").submit(immunization(built_forms, UUID)).status_code == 201
+    flush_audit()
     db = cradle_db("audit")
     entry = next(
         r["doc"]
