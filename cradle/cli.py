@@ -165,8 +165,10 @@ def manage(args: tuple[str, ...]) -> None:
 def _add_domain_groups() -> None:
     from forms.build import forms_group
     from forms.registry import registry_group
+    from forms.synthetic import demo_group
     from server.accounts.cli import users_group
 
+    cli.add_command(demo_group)
     cli.add_command(forms_group)
     cli.add_command(registry_group)
     cli.add_command(users_group)

@@ -1,0 +1,1 @@
+"""The forms' synthetic data against the real CouchDB-compatible server."""
