@@ -85,8 +85,11 @@ def serve(
 
 @cli.command()
 @click.option("--dev-admin", is_flag=True, help="also create the development admin login")
+@click.option(
+    "--demo", is_flag=True, help="load synthetic demo data and demo logins if CouchDB is empty"
+)
 @one_line_errors
-def setup(dev_admin: bool) -> None:
+def setup(dev_admin: bool, demo: bool) -> None:
     """Migrate Django's tables and create Cradle's CouchDB databases and indexes.
 
     Example: cradle setup --dev-admin
@@ -107,6 +110,11 @@ def setup(dev_admin: bool) -> None:
     if dev_admin:
         username, password, created = ensure_dev_admin()
         click.echo(f"  admin login: {username} / {password} ({'created' if created else 'exists'})")
+    if demo:
+        from server.core.bootstrap import ensure_demo
+
+        for line in ensure_demo():
+            click.echo(f"  {line}")
 
 
 @cli.group()
