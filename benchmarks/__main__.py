@@ -20,8 +20,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def _table(results: list[Result]) -> Table:
     table = Table(title="Cradle benchmarks (ratio = value / baseline measured in the same run)")
-    for column in ("name", "value", "unit", "baseline", "ratio", "n", "note"):
-        table.add_column(column)
+    table.add_column("name", no_wrap=True)
+    for column in ("value", "unit", "baseline", "ratio", "n"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("note")
     for r in results:
         table.add_row(
             r.name,
@@ -41,6 +43,9 @@ def main() -> None:
         "--only", nargs="*", default=None, help="openrosa central coverage generation"
     )
     parser.add_argument("--openrosa-per-level", type=int, default=600)
+    parser.add_argument(
+        "--generation-scale", type=float, default=0.72, help="0.72 ≈ 1M submissions"
+    )
     args = parser.parse_args()
     wanted = set(args.only or ["openrosa", "central", "coverage", "generation"])
     results: list[Result] = []
@@ -48,7 +53,11 @@ def main() -> None:
         from benchmarks import openrosa
 
         results += openrosa.run(per_level=args.openrosa_per_level)
-    Console().print(_table(results))
+    if "generation" in wanted:
+        from benchmarks import generation
+
+        results += generation.run(scale=args.generation_scale)
+    Console(width=170).print(_table(results))
     RESULTS.mkdir(exist_ok=True)
     payload = json.dumps([r.as_dict() for r in results], indent=2)
     stamp = time.strftime("%Y%m%dT%H%M%S")
