@@ -28,7 +28,7 @@ else
   OWN_COUCHDB :=
 endif
 
-.PHONY: help setup venv node forms system browser run stop test lint format bench clean
+.PHONY: help setup venv node forms messages system browser run stop test lint format bench clean
 
 # Debian packages: CJK fonts for the maps, gettext for the translations, and for the
 # browser tests Debian's own Chromium and ChromeDriver (no test tool downloads a browser).
@@ -72,7 +72,10 @@ system:
 browser:
 	$(call apt_ensure,$(BROWSER_PACKAGES))
 
-setup: system venv node forms
+setup: system venv node forms messages
+
+messages: venv
+	@cd server && ../$(CRADLE) manage compilemessages --verbosity 0
 
 forms: venv
 	$(CRADLE) forms build --out build/forms
