@@ -171,15 +171,20 @@ def manage(args: tuple[str, ...]) -> None:
 
 
 def _add_domain_groups() -> None:
+    from analytics.cli import coverage_command
     from forms.build import forms_group
     from forms.registry import registry_group
     from forms.synthetic import demo_group
     from server.accounts.cli import users_group
+    from sync.central.cli import replicate_group, sync_group
 
+    cli.add_command(coverage_command)
     cli.add_command(demo_group)
     cli.add_command(forms_group)
     cli.add_command(registry_group)
     cli.add_command(users_group)
+    cli.add_command(sync_group)
+    cli.add_command(replicate_group)
 
 
 _add_domain_groups()

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "server.accounts",
     "server.openrosa",
     "server.submissions",
+    "server.coverage",
+    "server.syncs",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +115,10 @@ TEMPLATES = [
         },
     },
 ]
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'cradle.sqlite3'}"),

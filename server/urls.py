@@ -11,5 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("server.submissions.urls")),
+    path("api/coverage/", include("server.coverage.urls")),
+    path("api/", include("server.syncs.urls")),
     path("", include("server.openrosa.urls")),
 ]

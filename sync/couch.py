@@ -252,6 +252,31 @@ class CouchClient:
     def db(self, name: str) -> Database:
         return Database(self, name)
 
+    def db_url(self, name: str, *, with_credentials: bool = True) -> str:
+        """The URL of a database on this server, as a replication document names it
+        (with this client's credentials unless asked not to)."""
+        parts = urlsplit(self.settings.url)
+        netloc = parts.netloc
+        if with_credentials and self.settings.username:
+            user = quote(self.settings.username, safe="")
+            password = quote(self.settings.password, safe="")
+            netloc = f"{user}:{password}@{netloc}"
+        path = f"{parts.path}/{quote(name, safe='')}"
+        return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+    def scheduler_doc(self, db: str, doc_id: str) -> JSON | None:
+        """`GET /_scheduler/docs/{db}/{id}`: a replication document's state on Apache
+        CouchDB 3; None where the server has no scheduler (PouchDB Server) or no such job."""
+        path = f"/_scheduler/docs/{quote(db, safe='')}/{doc_path(doc_id)}"
+        try:
+            return self.request("GET", path, retries=0)
+        except CouchNotFound:
+            return None
+        except CouchError as exc:
+            if exc.status in (400, 405, 501):
+                return None
+            raise
+
     def replicate(self, source: str, target: str, **options: Any) -> JSON:
         """One-shot `POST /_replicate` (URLs may carry credentials; they are never logged)."""
         body = {"source": source, "target": target, **options}

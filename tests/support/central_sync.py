@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from forms.build import build_forms
 from forms.catalog import FormCatalog
 from server.core.places import registry_places
 from sync.central.config import Source, load_sources
@@ -48,13 +47,6 @@ BASE_VALUES = {
     "aefi": "no",
     "gps": "22.501736 109.530718 1160.2 12.4",
 }
-
-
-@pytest.fixture(scope="session")
-def central_forms(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("central-forms")
-    build_forms(out)
-    return out
 
 
 def child_id(n: int) -> str:
@@ -96,8 +88,8 @@ class CentralWorld:
             made.append(iid)
         return made
 
-    def bulk(self, n: int) -> list[str]:
-        """n submissions, fast: the same XML shape with its own ids, one ms apart."""
+    def bulk(self, n: int, *, spacing_ms: int = 1) -> list[str]:
+        """n submissions, fast: the same XML shape with its own ids, `spacing_ms` apart."""
         made = []
         template = self.instance("uuid:TEMPLATE")
         with self.double.store.lock:
@@ -109,7 +101,7 @@ class CentralWorld:
                 xml = template.replace(b"uuid:TEMPLATE", iid.encode()).replace(
                     BASE_VALUES["child_id"].encode(), child_id(number).encode()
                 )
-                self.clock += timedelta(milliseconds=1)
+                self.clock += timedelta(milliseconds=spacing_ms)
                 self.double.store.receive(
                     project, xml, {}, actor, form_id=self.form_id, at=self.clock
                 )
@@ -159,11 +151,11 @@ class CentralWorld:
 
 
 @pytest.fixture
-def world(central_forms: Path, tmp_path: Path) -> Iterator[CentralWorld]:
+def world(built_forms: Path, tmp_path: Path) -> Iterator[CentralWorld]:
     double = CentralDouble(clock=T0)
     double.add_user(EMAIL, PASSWORD)
     with double:
-        w = CentralWorld(double, central_forms, tmp_path)
+        w = CentralWorld(double, built_forms, tmp_path)
         w.project_id = double.add_project("Cradle Guangxi")
         double.add_form(w.project_id, w.xform.read_bytes(), at=T0)
         yield w

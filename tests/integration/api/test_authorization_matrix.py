@@ -36,6 +36,10 @@ def _all(status: int, **overrides: int) -> dict[str, int]:
 READ_API = _all(200, anonymous=401, worker=403)
 QUARANTINE_API = _all(200, anonymous=401, worker=403, analyst=403)
 
+SYNC_API = _all(200, anonymous=401, worker=403, analyst=403)
+COVERAGE = _all(200, anonymous=401, worker=403, other_sup=403)
+COVERAGE_QUERY = "?period=2026-Q3&county=450123"
+
 RULES: dict[str, Rule] = {
     "health": Rule("GET", lambda f: "/api/health", _all(200)),
     "schema": Rule("GET", lambda f: "/api/schema/", _all(200)),
@@ -54,6 +58,20 @@ RULES: dict[str, Rule] = {
         lambda f: f"/api/quarantine/{f['qid']}/reprocess",
         {**QUARANTINE_API, "other_sup": 403},
     ),
+    "coverage": Rule("GET", lambda f: f"/api/coverage/{COVERAGE_QUERY}", COVERAGE),
+    "coverage-map": Rule(
+        "GET", lambda f: f"/api/coverage/map.png{COVERAGE_QUERY}&indicator=imm_hepb3", COVERAGE
+    ),
+    "coverage-geojson": Rule(
+        "GET", lambda f: f"/api/coverage/geojson{COVERAGE_QUERY}&indicator=imm_hepb3", COVERAGE
+    ),
+    "sync-list": Rule("GET", lambda f: "/api/syncs/", SYNC_API),
+    "sync-detail": Rule(
+        "GET",
+        lambda f: "/api/syncs/no-such-run",
+        {**SYNC_API, "sup": 404, "other_sup": 404, "admin": 404},
+    ),
+    "source-list": Rule("GET", lambda f: "/api/sources/", SYNC_API),
     "openrosa-form-list": Rule(
         "GET", lambda f: "/formList", _all(200, anonymous=401, analyst=403), openrosa=True
     ),
@@ -90,8 +108,8 @@ def _route_names() -> set[str]:
                 if p.namespace == "admin":
                     continue  # Django's admin guards itself (staff only)
                 walk(p.url_patterns, p.namespace or namespace)
-            elif isinstance(p, URLPattern) and p.name and not namespace:
-                names.add(p.name)
+            elif isinstance(p, URLPattern) and p.name:
+                names.add(f"{namespace}:{p.name}" if namespace else p.name)
 
     walk(get_resolver().url_patterns, None)
     return names

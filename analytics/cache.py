@@ -1,0 +1,365 @@
+"""A local columnar copy of one CouchDB database, kept current from its `_changes` feed.
+
+Layout, under `<CRADLE_DATA_DIR>/analytics-cache/<prefix>/`:
+
+- `<name>-<generation>-<token>.parquet`: immutable segments of flattened rows (see
+  `analytics.flatten`), each holding the documents that changed in one stretch of the feed;
+  a later segment overrides an earlier one row by row (`_id`), tombstones included.
+- `<name>.json`: the manifest: the segments in order, the feed position `last_seq` (kept
+  opaque, exactly as CouchDB returned it), the database name and the schema version.
+- `<name>.lock`: `flock`ed exclusively while refreshing, shared while reading, so several
+  processes (gunicorn workers, the CLI) can share one cache.
+
+A refresh reads only the changes since `last_seq`, writes them as a new segment and then the
+manifest (each to a temporary file renamed into place): a crash leaves the previous state,
+never a torn one. Many small segments are compacted into one. Deleting the directory is
+always safe: the next refresh rebuilds it from the feed with the same rows.
+
+>>> cache = ColumnarCache(Path("/tmp/cache-doc"), SUBMISSIONS)  # doctest: +SKIP
+>>> cache.refresh(couch.db("cradle_submissions")).rows_read  # doctest: +SKIP
+1200
+>>> cache.read().shape  # doctest: +SKIP
+(1180, 39)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from analytics import columns as C
+from analytics import flatten as F
+from analytics.errors import AnalyticsError
+from sync.couch import Database
+
+FORMAT = 1
+#: Feed rows buffered before a segment is written (bounds memory during a cold load).
+SEGMENT_ROWS = 50_000
+#: More segments than this, or changed rows above this share of the base, trigger compaction.
+MAX_SEGMENTS = 6
+COMPACT_SHARE = 0.25
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one database is flattened and stored."""
+
+    name: str
+    flatten: Callable[[Sequence[Mapping[str, Any]]], pd.DataFrame]
+    empty: Callable[[], pd.DataFrame]
+    categorical: tuple[str, ...]
+
+    @property
+    def schema(self) -> pa.Schema:
+        return _arrow_schema(self.empty())
+
+    @property
+    def version(self) -> str:
+        """Changes whenever the flattened columns or their types change (then: rebuild)."""
+        return f"{FORMAT}:" + ",".join(f"{f.name}={f.type}" for f in self.schema)
+
+
+SUBMISSIONS = TableSpec(
+    "submissions", F.flatten_submissions, F.empty_submissions, F.SUBMISSION_CATEGORICAL
+)
+QUARANTINE = TableSpec(
+    "quarantine", F.flatten_quarantine, F.empty_quarantine, F.QUARANTINE_CATEGORICAL
+)
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    """What one refresh did: `rows_read` feed rows, from scratch or not, in `seconds`."""
+
+    rows_read: int
+    full: bool
+    segments_written: int
+    compacted: bool
+    seconds: float
+
+
+def _arrow_type(dtype: Any) -> pa.DataType:
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return pa.timestamp("ns", tz="UTC")
+    if pd.api.types.is_datetime64_dtype(dtype):
+        return pa.timestamp("ns")
+    if pd.api.types.is_bool_dtype(dtype):
+        return pa.bool_()
+    if pd.api.types.is_integer_dtype(dtype):
+        return pa.int32()
+    if pd.api.types.is_float_dtype(dtype):
+        return pa.float64()
+    return pa.string()
+
+
+def _arrow_schema(template: pd.DataFrame) -> pa.Schema:
+    return pa.schema(
+        [pa.field(name, _arrow_type(dtype)) for name, dtype in template.dtypes.items()]
+    )
+
+
+# Frames read from disk, shared within the process until the manifest changes.
+_memo: dict[tuple[Path, tuple[str, ...] | None], tuple[tuple[str, int], pd.DataFrame]] = {}
+_memo_lock = threading.Lock()
+
+
+class ColumnarCache:
+    """One database's Parquet mirror in `directory` (see the module docstring)."""
+
+    def __init__(self, directory: Path, spec: TableSpec) -> None:
+        self.directory = Path(directory)
+        self.spec = spec
+        self.manifest_path = self.directory / f"{spec.name}.json"
+        self.lock_path = self.directory / f"{spec.name}.lock"
+
+    # -- state ----------------------------------------------------------------------
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The current manifest, or None when there is none (or it is from another schema)."""
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise AnalyticsError(f"{self.manifest_path}: unreadable cache manifest: {e}") from e
+        if data.get("version") != self.spec.version:
+            return None
+        return data
+
+    @contextlib.contextmanager
+    def _locked(self, mode: int) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self.lock_path.open("a+") as handle:
+            fcntl.flock(handle.fileno(), mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # -- refresh --------------------------------------------------------------------
+
+    def refresh(
+        self,
+        db: Database,
+        *,
+        progress: Progress | None = None,
+        batch: int = 1000,
+        rebuild: bool = False,
+    ) -> RefreshStats:
+        """Read the changes since the last refresh (everything when new or `rebuild`)."""
+        started = time.monotonic()
+        with self._locked(fcntl.LOCK_EX):
+            manifest = None if rebuild else self.manifest()
+            if manifest is not None and manifest.get("database") != db.name:
+                manifest = None
+            full = manifest is None
+            if full:
+                manifest = {
+                    "version": self.spec.version,
+                    "database": db.name,
+                    "id": secrets.token_hex(8),
+                    "generation": 0,
+                    "last_seq": 0,
+                    "segments": [],
+                }
+                self._write_manifest(manifest)
+            self._remove_orphans(manifest)
+            since = manifest["last_seq"]
+            pending: list[pd.DataFrame] = []
+            buffered = read = written = 0
+            total: int | None = None
+            for page in db.iter_changes(since=since, batch=batch, include_docs=True):
+                if page.results:
+                    pending.append(self.spec.flatten(page.results))
+                    buffered += len(page.results)
+                    read += len(page.results)
+                if total is None and page.pending is not None:
+                    total = read + page.pending
+                since = page.last_seq
+                if progress is not None:
+                    progress(read, max(total or 0, read) if total is not None else None)
+                if buffered >= SEGMENT_ROWS:
+                    manifest = self._append(manifest, pending, since)
+                    pending, buffered, written = [], 0, written + 1
+            if pending or since != manifest["last_seq"]:
+                manifest = self._append(manifest, pending, since)
+                written += 1 if pending else 0
+            if progress is not None:
+                progress(read, read)  # done: the total is now known, whatever the server said
+            compacted = self._maybe_compact(manifest, force=full and written > 1)
+        return RefreshStats(read, full, written, compacted, time.monotonic() - started)
+
+    def _append(
+        self, manifest: dict[str, Any], frames: list[pd.DataFrame], last_seq: Any
+    ) -> dict[str, Any]:
+        segments = list(manifest["segments"])
+        generation = int(manifest.get("generation", 0)) + 1
+        if frames:
+            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            frame = frame.drop_duplicates(C.DOC_ID, keep="last")
+            segments.append(self._write_segment(frame, generation))
+        updated = {**manifest, "segments": segments, "last_seq": last_seq, "generation": generation}
+        self._write_manifest(updated)
+        return updated
+
+    def _write_segment(self, frame: pd.DataFrame, generation: int) -> dict[str, Any]:
+        table = pa.Table.from_pandas(frame, schema=self.spec.schema, preserve_index=False)
+        return self._write_table(table, generation)
+
+    def _write_table(self, table: pa.Table, generation: int) -> dict[str, Any]:
+        name = f"{self.spec.name}-{generation:08d}-{secrets.token_hex(4)}.parquet"
+        final = self.directory / name
+        temporary = self.directory / f".{name}.tmp"
+        pq.write_table(table.cast(self.spec.schema), temporary, compression="zstd")
+        _fsync(temporary)
+        os.replace(temporary, final)
+        gone = pc.sum(table[C.TOMBSTONE].cast(pa.int64())).as_py() or 0
+        return {"file": name, "rows": table.num_rows, "live": table.num_rows - gone}
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        temporary = self.manifest_path.with_name(f".{self.manifest_path.name}.tmp")
+        temporary.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        _fsync(temporary)
+        os.replace(temporary, self.manifest_path)
+        _fsync(self.directory)
+
+    def _maybe_compact(self, manifest: dict[str, Any], *, force: bool = False) -> bool:
+        segments = manifest["segments"]
+        if len(segments) < 2:
+            return False
+        base = segments[0]["rows"]
+        changed = sum(s["rows"] for s in segments[1:])
+        if not force and len(segments) <= MAX_SEGMENTS and changed <= COMPACT_SHARE * max(base, 1):
+            return False
+        # Columnar all the way: a million rows never become Python objects here.
+        table = _current(self._read_tables(segments, dictionary=list(self.spec.categorical)))
+        generation = int(manifest["generation"]) + 1
+        segment = self._write_table(table, generation)
+        self._write_manifest({**manifest, "segments": [segment], "generation": generation})
+        for old in segments:
+            (self.directory / old["file"]).unlink(missing_ok=True)
+        return True
+
+    def _remove_orphans(self, manifest: Mapping[str, Any]) -> None:
+        """Segments no manifest names (a crash mid-write, a superseded schema) go."""
+        keep = {s["file"] for s in manifest["segments"]}
+        for path in self.directory.glob(f"{self.spec.name}-*.parquet"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+        for path in self.directory.glob(f".{self.spec.name}*.tmp"):
+            path.unlink(missing_ok=True)
+
+    # -- read -----------------------------------------------------------------------
+
+    def read(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The current documents (tombstones applied), low-cardinality columns categorical.
+
+        `columns` limits what is read (the document id and tombstone flag always are). The
+        frame is shared by every caller in the process until the next refresh changes the
+        cache: treat it as read-only.
+        """
+        wanted = None
+        if columns is not None:
+            known = set(self.spec.schema.names)
+            wanted = list(
+                dict.fromkeys([C.DOC_ID, C.TOMBSTONE, *(c for c in columns if c in known)])
+            )
+        with self._locked(fcntl.LOCK_SH):
+            manifest = self.manifest()
+            if manifest is None:
+                empty = F.categorise(self.spec.empty(), self.spec.categorical)
+                return empty if wanted is None else empty[wanted]
+            key = (self.manifest_path.resolve(), tuple(wanted) if wanted else None)
+            generation = (str(manifest.get("id")), int(manifest["generation"]))
+            with _memo_lock:
+                hit = _memo.get(key)
+            if hit is not None and hit[0] == generation:
+                return hit[1]
+            table = _current(
+                self._read_tables(
+                    manifest["segments"], dictionary=list(self.spec.categorical), columns=wanted
+                )
+            )
+            frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        with _memo_lock:
+            _memo[key] = (generation, frame)
+        return frame
+
+    def _read_tables(
+        self,
+        segments: Sequence[Mapping[str, Any]],
+        *,
+        dictionary: list[str] | None,
+        columns: list[str] | None = None,
+    ) -> list[pa.Table]:
+        if not segments:
+            empty = pa.Table.from_pandas(self.spec.empty(), schema=self.spec.schema)
+            return [empty.select(columns) if columns else empty]
+        if dictionary is not None and columns is not None:
+            dictionary = [c for c in dictionary if c in columns]
+        try:
+            return [
+                pq.read_table(
+                    self.directory / s["file"], columns=columns, read_dictionary=dictionary
+                )
+                for s in segments
+            ]
+        except (OSError, pa.ArrowException) as e:
+            raise AnalyticsError(
+                f"{self.directory}: unreadable analytics cache ({e}); rebuild it with "
+                "--rebuild-cache"
+            ) from e
+
+    def clear(self) -> None:
+        """Forget everything (the next refresh reads the whole feed)."""
+        with self._locked(fcntl.LOCK_EX):
+            manifest = self.manifest()
+            self.manifest_path.unlink(missing_ok=True)
+            for segment in (manifest or {}).get("segments", []):
+                (self.directory / segment["file"]).unlink(missing_ok=True)
+        with _memo_lock:
+            for key in [k for k in _memo if k[0] == self.manifest_path.resolve()]:
+                _memo.pop(key, None)
+
+
+def _current(tables: list[pa.Table]) -> pa.Table:
+    """Segments in order → each document's last row, tombstones dropped (in Arrow)."""
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    if len(tables) > 1:
+        rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
+        last = (
+            table.select([C.DOC_ID])
+            .append_column("_row", rows)
+            .group_by(C.DOC_ID, use_threads=False)
+            .aggregate([("_row", "max")])["_row_max"]
+        )
+        if len(last) < table.num_rows:
+            table = table.take(pa.array(np.sort(last.to_numpy())))
+    if pc.any(table[C.TOMBSTONE]).as_py():
+        table = table.filter(pc.invert(table[C.TOMBSTONE]))
+    return table
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

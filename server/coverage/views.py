@@ -1,0 +1,209 @@
+"""Coverage API: the table (JSON, CSV, XLSX), a PNG map per indicator, GeoJSON for GIS.
+
+Thin: validate the query, ask `analytics.service` within the caller's scope, render.
+Supervisors see their townships, analysts and admins everything, health workers nothing;
+no personal data can come out (the analytics hold aggregates only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.errors import AnalyticsError
+from analytics.service import CoverageReport, coverage_report
+from server.accounts.scope import Scope, scope_for
+from server.core.errors import ApplicationError
+
+
+class _Bytes(BaseRenderer):
+    """Passes bytes the view already rendered."""
+
+    charset = None
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return data
+
+
+class CSVRenderer(_Bytes):
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+
+class XLSXRenderer(_Bytes):
+    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    format = "xlsx"
+
+
+class PNGRenderer(_Bytes):
+    media_type = "image/png"
+    format = "png"
+
+
+class GeoJSONRenderer(_Bytes):
+    media_type = "application/geo+json"
+    format = "geojson"
+    charset = "utf-8"
+
+
+class GeoJSONAsJSONRenderer(GeoJSONRenderer):
+    media_type = "application/json"
+    format = "json"
+
+
+class CoverageQuery(serializers.Serializer):
+    period = serializers.CharField(max_length=40, help_text="2026-07, 2026-Q3, 2026 or a..b")
+    county = serializers.RegexField(r"^\d{6}$", required=False)
+    indicator = serializers.ListField(
+        child=serializers.RegexField(r"^[a-z0-9_]{1,60}$"), required=False, max_length=100
+    )
+
+
+class MapQuery(CoverageQuery):
+    indicator = serializers.RegexField(r"^[a-z0-9_]{1,60}$")
+
+
+PARAMS = [
+    OpenApiParameter("period", str, required=True, description="2026-07, 2026-Q3, 2026, a..b"),
+    OpenApiParameter("county", str),
+    OpenApiParameter("indicator", str, many=True),
+]
+
+
+def _query(request: Request, kind: type[serializers.Serializer]) -> dict[str, Any]:
+    data: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "indicator"}
+    indicators = [
+        part
+        for value in request.query_params.getlist("indicator")
+        for part in value.split(",")
+        if part
+    ]
+    if indicators:
+        data["indicator"] = indicators if kind is CoverageQuery else indicators[0]
+    query = kind(data=data)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _scope(request: Request) -> Scope:
+    scope = scope_for(request.user)
+    if not scope.can_see_coverage:
+        raise PermissionDenied("Your role does not allow coverage analytics.")
+    return scope
+
+
+def _report(request: Request, params: dict[str, Any]) -> CoverageReport:
+    indicators = params.get("indicator")
+    if isinstance(indicators, str):
+        indicators = [indicators]
+    try:
+        return coverage_report(
+            period=params["period"],
+            indicators=indicators,
+            county=params.get("county"),
+            scope=_scope(request),
+        )
+    except PermissionError as exc:
+        raise PermissionDenied(str(exc) or "Outside your area.") from exc
+    except AnalyticsError as exc:
+        raise ApplicationError(str(exc), code="invalid_query") from exc
+
+
+def _attachment(response: Response, name: str) -> Response:
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+class _CoverageBase(APIView):
+    def handle_exception(self, exc: Exception) -> Response:
+        # Errors are JSON whatever format was asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+
+class CoverageView(_CoverageBase):
+    """`GET /api/coverage/?period=2026-Q3[&county=450123][&indicator=imm_bcg...]`:
+    the coverage table with data quality, as JSON (default), CSV or XLSX (`format` or
+    `Accept`)."""
+
+    renderer_classes = [JSONRenderer, CSVRenderer, XLSXRenderer]
+
+    @extend_schema(
+        parameters=[*PARAMS, OpenApiParameter("format", str, enum=["json", "csv", "xlsx"])],
+        responses={200: dict},
+    )
+    def get(self, request: Request) -> Response:
+        report = _report(request, _query(request, CoverageQuery))
+        fmt = request.accepted_renderer.format
+        stem = f"coverage-{report.period.label}".replace("..", "_")
+        if fmt == "csv":
+            from analytics.outputs.tables import to_csv
+
+            return _attachment(Response(to_csv(report.table)), f"{stem}.csv")
+        if fmt == "xlsx":
+            from analytics.outputs.xlsx import to_xlsx
+
+            body = to_xlsx(
+                period=report.period,
+                table=report.table,
+                quality=report.quality,
+                indicators=report.indicators,
+                config=report.config,
+            )
+            return _attachment(Response(body), f"{stem}.xlsx")
+        from analytics.outputs.tables import report_json
+
+        return Response(
+            report_json(
+                period=report.period,
+                table=report.table,
+                quality=report.quality,
+                indicators=report.indicators,
+            )
+        )
+
+
+class CoverageMapView(_CoverageBase):
+    """`GET /api/coverage/map.png?period=2026-Q3&indicator=imm_hepb3[&county=450123]`."""
+
+    renderer_classes = [PNGRenderer]
+
+    @extend_schema(parameters=PARAMS, responses={(200, "image/png"): bytes})
+    def get(self, request: Request) -> Response:
+        report = _report(request, _query(request, MapQuery))
+        from analytics.outputs.maps import render_map
+
+        body = render_map(
+            table=report.table,
+            indicator=report.indicators[0],
+            period=report.period,
+            boundaries=report.registry.boundaries,
+            county_boundaries=report.registry.county_boundaries(),
+            synthetic=report.registry.synthetic,
+        )
+        return Response(body)
+
+
+class CoverageGeoJSONView(_CoverageBase):
+    """`GET /api/coverage/geojson?period=2026-Q3[&county=...][&indicator=...]`: township
+    polygons with their rates."""
+
+    renderer_classes = [GeoJSONRenderer, GeoJSONAsJSONRenderer]
+
+    @extend_schema(parameters=PARAMS, responses={(200, "application/geo+json"): dict})
+    def get(self, request: Request) -> Response:
+        report = _report(request, _query(request, CoverageQuery))
+        from analytics.outputs.geojson import to_geojson
+
+        return Response(to_geojson(report.table, report.registry.boundaries))

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SyncsConfig(AppConfig):
+    name = "server.syncs"
+    label = "syncs"
+    verbose_name = "ODK Central sync runs"
