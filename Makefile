@@ -75,7 +75,8 @@ browser:
 setup: system venv node forms messages
 
 messages: venv
-	@cd server && ../$(CRADLE) manage compilemessages --verbosity 0
+	@if ls -d server/*/locale >/dev/null 2>&1; then \
+	  cd server && ../$(CRADLE) manage compilemessages --verbosity 0; fi
 
 forms: venv
 	$(CRADLE) forms build --out build/forms

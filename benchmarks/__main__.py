@@ -43,6 +43,7 @@ def main() -> None:
         "--only", nargs="*", default=None, help="openrosa central coverage generation"
     )
     parser.add_argument("--openrosa-per-level", type=int, default=600)
+    parser.add_argument("--central-n", type=int, default=20_000)
     parser.add_argument(
         "--generation-scale", type=float, default=0.72, help="0.72 ≈ 1M submissions"
     )
@@ -53,6 +54,10 @@ def main() -> None:
         from benchmarks import openrosa
 
         results += openrosa.run(per_level=args.openrosa_per_level)
+    if "central" in wanted:
+        from benchmarks import central
+
+        results += central.run(n=args.central_n)
     if "generation" in wanted:
         from benchmarks import generation
 

@@ -158,7 +158,10 @@ def test_first_full_sync_writes_exact_documents(world: CentralWorld, dbs: Cradle
     run = get_run(dbs.state, result.run_id)
     assert (run["status"], run["counts"], run["error"]) == ("succeeded", counts(result), None)
     trail = entries(dbs.db("audit"))
-    assert sorted((e["action"], e["target"]) for e in trail if e["target"] != result.run_id) == (
+    audited = [
+        (e["action"], i) for e in trail if e["action"] != "sync.run" for i in e["detail"]["ids"]
+    ]
+    assert sorted(audited) == (
         sorted(
             [("submission.created", i) for i in (plain, edited, reviewed, invalid)]
             + [("submission.deleted", deleted), ("submission.quarantined", held["_id"])]
