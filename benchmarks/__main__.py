@@ -45,6 +45,10 @@ def main() -> None:
     parser.add_argument("--openrosa-per-level", type=int, default=600)
     parser.add_argument("--central-n", type=int, default=20_000)
     parser.add_argument(
+        "--coverage-sizes", type=int, nargs="+", default=[10_000, 100_000],
+        help="submissions per coverage run, e.g. 10000 100000 1000000",
+    )  # fmt: skip
+    parser.add_argument(
         "--generation-scale", type=float, default=0.72, help="0.72 ≈ 1M submissions"
     )
     args = parser.parse_args()
@@ -58,6 +62,10 @@ def main() -> None:
         from benchmarks import central
 
         results += central.run(n=args.central_n)
+    if "coverage" in wanted:
+        from benchmarks import coverage
+
+        results += coverage.run(sizes=tuple(args.coverage_sizes))
     if "generation" in wanted:
         from benchmarks import generation
 
