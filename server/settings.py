@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "server.accounts",
     "server.openrosa",
     "server.submissions",
+    "server.dashboard",
     "server.coverage",
     "server.syncs",
 ]

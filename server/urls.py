@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/", include("server.submissions.urls")),
     path("api/coverage/", include("server.coverage.urls")),
     path("api/", include("server.syncs.urls")),
+    path("", include("server.dashboard.urls")),
     path("", include("server.openrosa.urls")),
 ]

@@ -72,6 +72,44 @@ RULES: dict[str, Rule] = {
         {**SYNC_API, "sup": 404, "other_sup": 404, "admin": 404},
     ),
     "source-list": Rule("GET", lambda f: "/api/sources/", SYNC_API),
+    # -- pages: anonymous users go to the login page, health workers to the Collect page
+    "dashboard:root": Rule("GET", lambda f: "/", _all(302)),
+    "dashboard:login": Rule("GET", lambda f: "/accounts/login/", _all(302, anonymous=200)),
+    "dashboard:logout": Rule("POST", lambda f: "/accounts/logout/", _all(302)),
+    "dashboard:set_language": Rule("POST", lambda f: "/i18n/setlang/", _all(302)),
+    "dashboard:home": Rule("GET", lambda f: "/dashboard/", _all(302)),
+    "dashboard:collect": Rule("GET", lambda f: "/dashboard/collect/", _all(200, anonymous=302)),
+    "dashboard:coverage": Rule(
+        "GET",
+        lambda f: f"/dashboard/coverage/{COVERAGE_QUERY}",
+        _all(200, anonymous=302, worker=302, other_sup=400),
+    ),
+    "dashboard:township": Rule(
+        "GET",
+        lambda f: "/dashboard/townships/450123101/",
+        _all(200, anonymous=302, worker=302, other_sup=403),
+    ),
+    "dashboard:quality": Rule(
+        "GET", lambda f: "/dashboard/quality/", _all(200, anonymous=302, worker=302)
+    ),
+    "dashboard:quarantine": Rule(
+        "GET",
+        lambda f: f"/dashboard/quarantine/{f['qid']}/",
+        _all(200, anonymous=302, worker=302, other_sup=403, analyst=403),
+    ),
+    "dashboard:quarantine-reprocess": Rule(
+        "POST",
+        lambda f: f"/dashboard/quarantine/{f['qid']}/reprocess",
+        _all(302, other_sup=403, analyst=403),
+    ),
+    "dashboard:sync": Rule(
+        "GET", lambda f: "/dashboard/sync/", _all(200, anonymous=302, worker=302, analyst=403)
+    ),
+    "dashboard:sync-start": Rule(
+        "POST",
+        lambda f: "/dashboard/sync/start",  # no source chosen: 400 for those allowed
+        _all(400, anonymous=302, worker=302, analyst=403),
+    ),
     "openrosa-form-list": Rule(
         "GET", lambda f: "/formList", _all(200, anonymous=401, analyst=403), openrosa=True
     ),
