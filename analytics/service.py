@@ -111,6 +111,33 @@ def needed_columns(config: AnalyticsConfig) -> list[str]:
     return list(dict.fromkeys([*analysed_columns(config), *QUALITY_COLUMNS, C.DELETED]))
 
 
+def _with_overdue(
+    table: pd.DataFrame, prepared: _Prepared, children: pd.DataFrame, period: Period
+) -> pd.DataFrame:
+    """Fill `overdue_children`: children with at least one overdue dose at the period's end,
+    per township, summed for the counties and the programme (the work behind the rate)."""
+    from analytics.due import due_children, overdue_per_township
+    from forms.schedule import load_schedule
+
+    doses = prepared.doses
+    if doses is None:
+        doses = pd.DataFrame({C.CHILD_ID: [], C.EVENT_DATE: pd.to_datetime([]), C.DOSE: []})
+    work = due_children(children, prepared.records, doses, on=period.end, schedule=load_schedule())
+    per_town = overdue_per_township(work).set_index(C.TOWNSHIP)[C.OVERDUE_CHILDREN]
+    county_of = children.drop_duplicates(C.TOWNSHIP).set_index(C.TOWNSHIP)[C.COUNTY]
+    per_county = per_town.groupby(per_town.index.map(county_of)).sum()
+    out = table.copy()
+    level = out[C.LEVEL]
+    values = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    towns = level == "township"
+    values[towns] = out.loc[towns, C.TOWNSHIP].map(per_town).fillna(0).astype("int64")
+    counties = level == "county"
+    values[counties] = out.loc[counties, C.COUNTY].map(per_county).fillna(0).astype("int64")
+    values[level == "programme"] = int(per_town.sum())
+    out[C.OVERDUE_CHILDREN] = values
+    return out
+
+
 def default_source(config: AnalyticsConfig | None = None) -> CouchSource:
     """Cradle's CouchDB as configured in Django settings, cached under `DATA_DIR`."""
     from django.conf import settings
@@ -185,6 +212,7 @@ def coverage_report(
         target_counts=targets,
         settings=config.settings,
     )
+    table = _with_overdue(table, prepared, children.loc[children[C.TOWNSHIP].isin(shown)], period)
     everything = scope.townships is None and county is None
     quality = quality_table(
         dataset.submissions,

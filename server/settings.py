@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "server.openrosa",
     "server.submissions",
     "server.dashboard",
+    "server.due",
     "server.coverage",
     "server.syncs",
 ]

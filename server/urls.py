@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/", include("server.submissions.urls")),
     path("api/coverage/", include("server.coverage.urls")),
     path("api/", include("server.syncs.urls")),
+    path("api/", include("server.due.urls")),
+    path("", include("server.due.page_urls")),
     path("", include("server.dashboard.urls")),
     path("", include("server.openrosa.urls")),
 ]

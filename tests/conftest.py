@@ -61,8 +61,9 @@ def couch_db(couch: CouchClient) -> Iterator[Database]:
 
 
 @pytest.fixture
-def cradle_couch(couch: CouchClient, settings) -> Iterator[str]:
-    """Point the Django server at its own set of Cradle databases for one test."""
+def cradle_couch(couch: CouchClient, settings, tmp_path: Path) -> Iterator[str]:
+    """Point the Django server at its own set of Cradle databases (and its own data
+    folder, where the analytics cache lives) for one test."""
     from server.core.couch import reset_couch
     from sync.schema import DATABASES, db_name, ensure_schema
 
@@ -74,6 +75,7 @@ def cradle_couch(couch: CouchClient, settings) -> Iterator[str]:
         "PASSWORD": couch.settings.password,
         "DB_PREFIX": prefix,
     }
+    settings.DATA_DIR = tmp_path / "data"
     reset_couch()
     ensure_schema(couch, prefix)
     yield prefix

@@ -20,11 +20,14 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from analytics.errors import AnalyticsError
+from forms.catalog import md5_hex
 from server.accounts import digest
 from server.accounts.scope import Scope, scope_for
 from server.core.audit import audit_event
-from server.core.ingest import form_catalog, get_ingestor
+from server.core.ingest import form_catalog, get_ingestor, local_today
 from server.core.lockout import lockout_response
+from server.due.services import form_media
 from server.openrosa.responses import (
     NS_FORMLIST,
     NS_MANIFEST,
@@ -34,7 +37,7 @@ from server.openrosa.responses import (
     xml_response,
 )
 from server.openrosa.uploads import XML_FIELD, report_for
-from sync.errors import CouchUnavailable
+from sync.errors import CouchUnavailable, SyncError
 from sync.ingest.problems import Problem
 from sync.ingest.store import Attachment, Incoming, Outcome
 
@@ -145,29 +148,44 @@ def form_download(request: HttpRequest, form_id: str) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def manifest(request: HttpRequest, form_id: str) -> HttpResponse:
-    _, refusal = _openrosa_scope(request)
+    scope, refusal = _openrosa_scope(request)
     if refusal is not None:
         return refusal
     form = _form_or_404(form_id)
+    try:
+        generated = form_media(form.form_id, scope=scope, on=local_today())
+    except (AnalyticsError, SyncError) as exc:
+        log.warning("manifest of %s: cannot generate media: %s", form_id, exc)
+        return message_response(UNAVAILABLE_MESSAGE, 503)
+    hashes = {media.name: media.md5 for media in form.media}
+    hashes.update({name: md5_hex(content) for name, content in generated.items()})
     root = ET.Element("manifest", xmlns=NS_MANIFEST)
-    for media in form.media:
+    for name in sorted(hashes):
         node = ET.SubElement(root, "mediaFile")
-        element(node, "filename", media.name)
-        element(node, "hash", f"md5:{media.md5}")
-        url = reverse("openrosa-media", args=[form.form_id, media.name])
+        element(node, "filename", name)
+        element(node, "hash", f"md5:{hashes[name]}")
+        url = reverse("openrosa-media", args=[form.form_id, name])
         element(node, "downloadUrl", request.build_absolute_uri(url))
     return xml_response(root)
 
 
 @require_http_methods(["GET", "HEAD"])
 def media_file(request: HttpRequest, form_id: str, filename: str) -> HttpResponse:
-    _, refusal = _openrosa_scope(request)
+    scope, refusal = _openrosa_scope(request)
     if refusal is not None:
         return refusal
-    media = _form_or_404(form_id).media_file(filename)
+    form = _form_or_404(form_id)
+    content_type = "text/csv; charset=utf-8" if filename.endswith(".csv") else None
+    try:
+        generated = form_media(form.form_id, scope=scope, on=local_today())
+    except (AnalyticsError, SyncError) as exc:
+        log.warning("media %s/%s: cannot generate: %s", form_id, filename, exc)
+        return message_response(UNAVAILABLE_MESSAGE, 503)
+    if filename in generated:
+        return with_openrosa_headers(HttpResponse(generated[filename], content_type=content_type))
+    media = form.media_file(filename)
     if media is None:
         raise Http404(filename)
-    content_type = "text/csv; charset=utf-8" if filename.endswith(".csv") else None
     response = FileResponse(media.path.open("rb"), content_type=content_type)
     return with_openrosa_headers(response)
 

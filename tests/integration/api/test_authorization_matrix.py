@@ -65,6 +65,14 @@ RULES: dict[str, Rule] = {
     "coverage-geojson": Rule(
         "GET", lambda f: f"/api/coverage/geojson{COVERAGE_QUERY}&indicator=imm_hepb3", COVERAGE
     ),
+    "due": Rule(
+        "GET", lambda f: "/api/due/?township=450123101", _all(200, anonymous=401, other_sup=403)
+    ),
+    "due-page": Rule(
+        "GET",
+        lambda f: "/dashboard/due/?township=450123101",
+        _all(200, anonymous=302, other_sup=403),
+    ),
     "sync-list": Rule("GET", lambda f: "/api/syncs/", SYNC_API),
     "sync-detail": Rule(
         "GET",

@@ -68,9 +68,9 @@ def test_form_list_manifest_and_media(server, users, built_forms: Path) -> None:
     assert manifest.status_code == 200
     files = _xml(manifest).findall("m:mediaFile", NS)
     names = [f.findtext("m:filename", namespaces=NS) for f in files]
-    assert names == ["counties.csv", "townships.csv"]
+    assert names == ["children.csv", "counties.csv", "townships.csv"]  # children: issue 11
     townships_csv = (built_forms / "immunization-media" / "townships.csv").read_bytes()
-    assert files[1].findtext("m:hash", namespaces=NS) == f"md5:{_md5(townships_csv)}"
+    assert files[2].findtext("m:hash", namespaces=NS) == f"md5:{_md5(townships_csv)}"
     media = collect.request("GET", "/forms/immunization/media/townships.csv")
     assert media.status_code == 200
     assert b"".join(media.streaming_content) == townships_csv
