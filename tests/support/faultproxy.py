@@ -16,6 +16,7 @@ class Faults:
     cut: float = 0.0  # share of connections whose response is cut after a few bytes
     delay: float = 0.0  # share of connections delayed by `delay_s`
     delay_s: float = 0.2
+    cut_within: int = 200  # a cut connection carries at most this many response bytes
     counts: dict[str, int] = field(default_factory=lambda: {"drop": 0, "cut": 0, "delay": 0})
 
 
@@ -65,7 +66,7 @@ class FaultProxy:
         except OSError:
             client.close()
             return
-        cut_after = self.random.randint(1, 200) if self._roll("cut") else None
+        cut_after = self.random.randint(1, self.faults.cut_within) if self._roll("cut") else None
         threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
         self._pump(upstream, client, cut_after)
 
