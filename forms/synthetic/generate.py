@@ -22,7 +22,7 @@ import pandas as pd
 from forms.registry import Registry, load_registry
 from forms.schedule import load_schedule
 from forms.synthetic.faults import EDIT, FORM_DATE, Submissions, make_submissions
-from forms.synthetic.instances import load_templates
+from forms.synthetic.instances import load_templates, without_non_relevant
 from forms.synthetic.model import Simulation, simulate
 from forms.synthetic.options import GENERATOR_VERSION, Options
 from forms.synthetic.sink import (
@@ -105,6 +105,8 @@ def generate(
     with _without_cycle_collection():
         simulation, submissions = prepare(options, registry)
     templates = load_templates(forms_dir or forms_dir_default(), submissions.form_ids)
+    for form_id, template in templates.items():  # what ODK leaves out is not submitted
+        submissions.forms[form_id] = without_non_relevant(template, submissions.forms[form_id])
     sinks: list[FolderSink | CouchSink] = []
     if out_dir is not None:
         sinks.append(FolderSink(out_dir, compress=compress))

@@ -8,6 +8,7 @@ import os
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Collection
 from pathlib import Path
 
 XF = "{http://www.w3.org/2002/xforms}"
@@ -23,16 +24,36 @@ def instance_template(xform_path: Path) -> ET.Element:
     return primary
 
 
-def fill(xform_path: Path, values: dict[str, str], instance_id: str | None = None) -> bytes:
-    """The instance XML Collect would send: every node of the form, answered by name."""
+def fill(
+    xform_path: Path,
+    values: dict[str, str],
+    instance_id: str | None = None,
+    omit: Collection[str] = (),
+) -> bytes:
+    """The instance XML Collect would send: the form's nodes, answered by name.
+
+    As Collect (JavaRosa's serializer) does, a node whose `relevant` is false for these
+    answers is left out, a group with its whole subtree, and so is a node named in
+    `omit`; a relevant question without an answer is an empty element. An answer to a
+    question that is not relevant is dropped, as ODK drops it.
+    """
+    from forms.synthetic.instances import FormTemplate  # numpy and the XPath it evaluates
+
     primary = instance_template(xform_path)
     values = {"instanceID": instance_id or f"uuid:{uuid.uuid4()}", **values}
-    unknown = set(values) - {n.tag for n in primary.iter()}
+    unknown = (set(values) | set(omit)) - {n.tag for n in primary.iter()}
     if unknown - {"deprecatedID"}:
         raise KeyError(f"not in the form: {sorted(unknown)}")
     for node in primary.iter():
         if node.tag in values and len(node) == 0:
             node.text = values[node.tag]
+    answers = {name: [text] for name, text in values.items()}
+    relevant = FormTemplate.from_xform(xform_path).relevance(answers, 1)
+    left_out = set(omit) | {name for name, asked in relevant.items() if not asked[0]}
+    for parent in list(primary.iter()):
+        for node in list(parent):
+            if node.tag in left_out:
+                parent.remove(node)
     if "deprecatedID" in values:
         meta = primary.find("meta")
         ET.SubElement(meta, "deprecatedID").text = values["deprecatedID"]

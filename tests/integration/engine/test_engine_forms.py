@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from tests.engine.scenarios import (
     VALID,
     Scenario,
 )
-from tests.support.openrosa import instance_template
+from tests.support.openrosa import fill, instance_template
 
 LANGUAGES = ("Chinese (zh)", "English (en)")
 REQUIRED = ("此项必填。", "This question is required.")
@@ -311,18 +312,6 @@ def test_the_engine_refuses_an_invalid_answer_with_its_bilingual_message(
 
 # -- the synthetic generator writes what the engine writes ------------------------------------
 
-_NON_RELEVANT_AS_EMPTY = pytest.mark.xfail(
-    strict=True,
-    reason="forms/synthetic writes a question that is not relevant as an empty element; "
-    "ODK leaves it out (the engine, and JavaRosa's XFormSerializingVisitor in Collect)",
-)
-SYNTHETIC = [
-    pytest.param(s, marks=_NON_RELEVANT_AS_EMPTY, id=s.name)
-    if s in (LATE_VACCINATION, INFANT_VACCINATION)
-    else pytest.param(s, id=s.name)
-    for s in VALID
-]
-
 
 def _local_ms(timestamp: str) -> int:
     """Wall-clock milliseconds of a local timestamp, the generator's clock."""
@@ -353,7 +342,7 @@ def _synthetic_instance(xform: Path, scenario: Scenario, result: EngineResult) -
     return template.render(leaf_texts(template, table, np.arange(1)))[0]
 
 
-@pytest.mark.parametrize("scenario", SYNTHETIC)
+@pytest.mark.parametrize("scenario", VALID, ids=lambda s: s.name)
 def test_the_synthetic_generator_writes_what_the_engine_writes(
     engine: Engine, built_forms: Path, scenario: Scenario
 ) -> None:
@@ -371,3 +360,45 @@ def test_the_synthetic_generator_writes_what_the_engine_writes(
     ours.pop("visit/gps", None)
     theirs.pop("visit/gps", None)
     assert theirs == ours  # dates, numbers, lists, calculations: the same text
+
+
+FEEDING_AGES = [
+    ("2026-07-14", "2026-11-14"),  # 4 months: asked
+    ("2026-05-14", "2026-11-13"),  # 5 months 30 days: asked
+    ("2026-05-14", "2026-11-14"),  # 6 months: not asked
+    ("2025-08-12", "2026-11-20"),  # 15 months: not asked
+]
+
+
+@pytest.mark.parametrize(("dob", "day"), FEEDING_AGES)
+@pytest.mark.parametrize("doses", [["bopv1", "dtap2"], ["hepb1", "bcg"]], ids=" ".join)
+def test_the_generator_and_the_collect_helper_leave_out_what_the_engine_leaves_out(
+    engine: Engine, built_forms: Path, dob: str, day: str, doses: list[str]
+) -> None:
+    """Both answer every question; the skip logic decides which answers are submitted."""
+    answers = INFANT_VACCINATION.with_answers(
+        child_dob=dob, vaccination_date=day, doses_given=doses, hepb1_within_24h="no"
+    )
+    answers = [*answers, ("feeding_24h", "exclusive")]  # answered last: after the dates
+    scenario = replace(INFANT_VACCINATION, answers=tuple(answers))
+    xform = built_forms / "immunization.xml"
+    result = _fill(engine, built_forms, "immunization", answers)
+    assert result.status == "ready" and result.violations == ()
+    assert {r.reason for r in result.refused} <= {"not_relevant"}  # the skipped questions
+    expected = node_paths(result.xml)
+    assert ("visit/feeding_24h" in expected) == ((dob, day) in FEEDING_AGES[:2])
+    assert ("visit/hepb1_within_24h" in expected) == ("hepb1" in doses)
+
+    assert node_paths(_synthetic_instance(xform, scenario, result)) == expected
+    collect = fill(xform, {k: _text(v) for k, v in answers}, result.instance_id)
+    assert node_paths(collect) == expected
+
+
+@pytest.mark.parametrize("scenario", VALID, ids=lambda s: s.name)
+def test_the_collect_helper_writes_the_nodes_the_engine_writes(
+    engine: Engine, built_forms: Path, scenario: Scenario
+) -> None:
+    result = _fill(engine, built_forms, scenario.form_id, scenario.answers)
+    values = {k: _text(v) for k, v in scenario.answers}
+    xml = fill(built_forms / f"{scenario.form_id}.xml", values, result.instance_id)
+    assert node_paths(xml) == node_paths(result.xml)

@@ -27,6 +27,7 @@ from forms.registry import load_registry
 from forms.schedule import load_schedule
 from forms.synthetic import Options, SyntheticError, demo_group, generate, read_submissions
 from forms.synthetic.dates import add_months, completed_months
+from forms.synthetic.instances import FormTemplate, TemplateError
 from sync.ingest.normalize import Places, normalize, validate
 from sync.ingest.parse import parse_instance
 from sync.ingest.problems import Problem
@@ -85,11 +86,16 @@ def places() -> Places:
     return Places.from_pairs(dict(zip(townships.township_code, townships.county_code, strict=True)))
 
 
-def primary_instance(xform: Path) -> tuple[dict[str, str], list[str]]:
-    """Root attributes and leaf paths of a built XForm's primary instance, read here
-    independently of the generator."""
+def primary_instance(xform: Path) -> tuple[dict[str, str], list[str], set[str]]:
+    """Root attributes, leaf paths of a built XForm's primary instance and the paths with
+    a `relevant` bind, read here independently of the generator."""
     root = ET.parse(xform).getroot()  # noqa: S314 - our own build output
-    primary = root.find(f"{H}head/{XF}model/{XF}instance")[0]
+    model = root.find(f"{H}head/{XF}model")
+    primary = model.find(f"{XF}instance")[0]
+    prefix = f"/{primary.tag.replace(XF, '')}/"
+    conditional = {
+        b.get("nodeset").removeprefix(prefix) for b in model.iter(f"{XF}bind") if b.get("relevant")
+    }
     paths: list[str] = []
 
     def walk(node: ET.Element, prefix: str) -> None:
@@ -102,24 +108,44 @@ def primary_instance(xform: Path) -> tuple[dict[str, str], list[str]]:
                 paths.append(path)
 
     walk(primary, "")
-    return dict(primary.attrib), paths
+    return dict(primary.attrib), paths, conditional
 
 
-def test_every_submission_has_the_built_forms_nodes_in_order(
+def asked(form_id: str, fields: dict[str, str]) -> dict[str, bool]:
+    """Whether each question with skip logic is asked (relevant), by path, decided here
+    from the submitted answers as the form says: hepatitis B timing only when hepb1 is
+    ticked, feeding only for a child under 6 completed months on the vaccination day."""
+    if form_id != "immunization":
+        return {}
+    dob, on = (
+        np.array([fields[k]], dtype="datetime64[D]") for k in ("child_dob", "vaccination_date")
+    )
+    return {
+        "visit/hepb1_within_24h": "hepb1" in fields["doses_given"].split(),
+        "visit/feeding_24h": int(completed_months(dob, on)[0]) < FEEDING_UNDER_MONTHS,
+    }
+
+
+def test_every_submission_has_the_built_forms_relevant_nodes_in_order(
     lines: list[dict[str, str]], forms_dir: Path
 ) -> None:
     forms = {f: primary_instance(forms_dir / f"{f}.xml") for f in CONTRACTS}
     assert {line["form_id"] for line in lines} == set(CONTRACTS)
+    left_out: Counter[str] = Counter()
     for line in lines:
         xml = line["xml"].encode("utf-8")
         parsed = parse_instance(xml)
-        attributes, paths = forms[parsed.form_id]
+        attributes, paths, conditional = forms[parsed.form_id]
         assert parsed.form_id == line["form_id"] == attributes["id"]
         assert parsed.form_version == attributes["version"]
         assert parsed.instance_id == line["instance_id"]
+        relevant = asked(parsed.form_id, parsed.fields)
+        assert set(relevant) == conditional  # every bind with skip logic is checked here
         got = [p for p in parsed.paths.values() if p != "meta/deprecatedID"]
-        assert got == paths
+        assert got == [p for p in paths if relevant.get(p, True)]  # ODK leaves out the rest
+        left_out.update(p for p, r in relevant.items() if not r)
         assert not xml.startswith(b"<?xml") and b"\n" not in xml and b"> <" not in xml
+    assert left_out["visit/hepb1_within_24h"] > 0 and left_out["visit/feeding_24h"] > 0
 
 
 def test_valid_submissions_pass_the_contract_and_invalid_ones_fail_for_their_reason(
@@ -166,11 +192,15 @@ def test_form_logic_is_filled_as_odk_would(lines: list[dict[str, str]]) -> None:
             assert fields["measured_lying"] == ("yes" if months < 24 else "no")
         if line["form_id"] == "immunization":
             doses = fields["doses_given"].split()
-            assert (fields["hepb1_within_24h"] != "") == ("hepb1" in doses)
-            collected = np.array([fields["today"]], dtype="datetime64[D]")
-            age = int(completed_months(dob, collected)[0])
-            if form_date == fields["today"]:  # not one of the mistyped dates
-                assert (fields["feeding_24h"] != "") == (age < FEEDING_UNDER_MONTHS)
+            # asked only when hepb1 is ticked, and then always answered
+            assert fields.get("hepb1_within_24h", "") in (
+                ("yes", "no") if "hepb1" in doses else ("",)
+            )
+            assert ("hepb1_within_24h" in fields) == ("hepb1" in doses)
+            # asked under 6 completed months on the vaccination day, even a mistyped one
+            assert ("feeding_24h" in fields) == (months < FEEDING_UNDER_MONTHS)
+            if form_date == fields["today"]:  # not one of the mistyped dates: answered
+                assert (fields.get("feeding_24h", "") != "") == (months < FEEDING_UNDER_MONTHS)
         if line["form_id"] == "newborn_visit":
             signs = fields["danger_signs"].split()
             assert signs == ["none"] or "none" not in signs
@@ -201,6 +231,60 @@ def test_submissions_arrive_hours_to_days_after_collection_and_late_ones_weeks(
         assert (lag > 0).all()
         assert lag[table.late].min() >= 14 and table.late.sum() > 0
         assert lag[~table.late & (table.version == 1)].median() < 2
+
+
+def _with_bind(xform: Path, out: Path, bind: str) -> Path:
+    """A copy of a built XForm with one more bind (text edit, as a form designer would)."""
+    text = xform.read_text(encoding="utf-8")
+    out.write_text(text.replace("</model>", f"{bind}</model>", 1), encoding="utf-8")
+    return out
+
+
+def test_a_group_that_is_not_relevant_is_left_out_with_its_subtree(
+    forms_dir: Path, tmp_path: Path
+) -> None:
+    xform = _with_bind(
+        forms_dir / "immunization.xml",
+        tmp_path / "immunization.xml",
+        """<bind nodeset="/data/visit" relevant=" /data/child/child_sex  = 'female'"/>""",
+    )
+    template = FormTemplate.from_xform(xform)
+    values = {
+        "child_sex": ["female", "male", "female"],
+        "child_dob": ["2026-01-01", "2026-01-01", "2025-01-01"],
+        "vaccination_date": ["2026-01-02", "2026-01-02", "2026-01-02"],
+        "doses_given": ["hepb2", "hepb2", "hepb1"],
+        "feeding_24h": ["exclusive", "exclusive", "exclusive"],
+        "instanceID": ["uuid:1", "uuid:2", "uuid:3"],
+    }
+    female, male, older = (ET.fromstring(x) for x in template.render(values))  # noqa: S314
+    visit = ["vaccination_date", "doses_given", "aefi", "feeding_24h", "next_visit_date", "gps"]
+    assert [n.tag for n in female.find("visit")] == visit
+    assert male.find("visit") is None and male.find("meta/instanceID").text == "uuid:2"
+    assert [n.tag for n in older.find("visit")] == [
+        "vaccination_date",
+        "doses_given",
+        "hepb1_within_24h",  # relevant, not answered: an empty element
+        "aefi",
+        "next_visit_date",
+        "gps",
+    ]
+    assert older.find("visit/hepb1_within_24h").text is None
+    relevant = template.relevance(values, 3)
+    assert relevant["visit"].tolist() == [True, False, True]
+    assert relevant["feeding_24h"].tolist() == [True, False, False]
+
+
+def test_a_relevance_the_generator_cannot_evaluate_fails_when_the_form_is_read(
+    forms_dir: Path, tmp_path: Path
+) -> None:
+    xform = _with_bind(
+        forms_dir / "immunization.xml",
+        tmp_path / "immunization.xml",
+        """<bind nodeset="/data/visit/aefi" relevant="today() &gt; /data/child/child_dob"/>""",
+    )
+    with pytest.raises(TemplateError, match=r"/data/visit/aefi: .*today\(\)"):
+        FormTemplate.from_xform(xform)
 
 
 def test_the_same_seed_gives_the_same_bytes_and_another_seed_does_not(
