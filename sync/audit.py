@@ -128,21 +128,24 @@ class AuditBuffer:
                 self._write(db, docs)
 
     def _write(self, db: Database, batch: list[dict[str, Any]]) -> None:
-        for attempt in range(5):
-            try:
-                results = db.bulk_docs(batch)
-                failed = [r for r in results if not r.ok]
-                if failed:
-                    log.error("audit: %d entries refused: %s", len(failed), failed[0].error)
-                break
-            except SyncError as exc:
-                log.warning("audit: batch of %d not written yet (%s)", len(batch), exc)
-                threading.Event().wait(0.5 * (attempt + 1))
-        else:
+        try:
+            for attempt in range(5):
+                try:
+                    results = db.bulk_docs(batch)
+                    failed = [r for r in results if not r.ok]
+                    if failed:
+                        log.error("audit: %d entries refused: %s", len(failed), failed[0].error)
+                    return
+                except SyncError as exc:
+                    log.warning("audit: batch of %d not written yet (%s)", len(batch), exc)
+                    threading.Event().wait(0.5 * (attempt + 1))
             log.error("audit: %d entries could not be written", len(batch))
-        with self._idle:
-            self._pending -= len(batch)
-            self._idle.notify_all()
+        except Exception:  # the writer thread must outlive any one batch
+            log.exception("audit: %d entries could not be written", len(batch))
+        finally:
+            with self._idle:
+                self._pending -= len(batch)
+                self._idle.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything added so far is written; False on timeout."""

@@ -79,6 +79,9 @@ def cradle_couch(couch: CouchClient, settings, tmp_path: Path) -> Iterator[str]:
     reset_couch()
     ensure_schema(couch, prefix)
     yield prefix
+    from server.core.audit import flush_audit
+
+    flush_audit()  # buffered audit entries belong to this test's databases
     reset_couch()
     for spec in DATABASES:
         couch.db(db_name(prefix, spec.key)).delete()
