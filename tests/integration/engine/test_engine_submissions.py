@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from server.core.couch import cradle_db
 from tests.engine.instance import millis
@@ -23,7 +24,7 @@ from tests.engine.scenarios import (
     VALID,
     Scenario,
 )
-from tests.integration.openrosa.conftest import Collect
+from tests.integration.openrosa.conftest import TOWNSHIP, Collect
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +121,19 @@ def test_a_days_visits_land_once_each(server, users, built_forms: Path, engine: 
         "immunization": 3,
         "nutrition_pack": 3,
     }
+
+    # ... and they count in the coverage table: the one child born in November 2026 (the
+    # birth-dose scenario) had hepatitis B within 24 hours.
+    from analytics import columns as AC
+    from analytics.service import coverage_report
+    from server.accounts.scope import scope_for
+
+    analyst = get_user_model().objects.get(username="analyst")
+    table = coverage_report(
+        period="2026-11", indicators=["imm_hepb1_24h"], scope=scope_for(analyst)
+    ).table
+    row = table.loc[(table[AC.LEVEL] == "township") & (table[AC.TOWNSHIP] == TOWNSHIP)]
+    assert row[[AC.NUMERATOR, AC.DENOMINATOR]].values.tolist() == [[1, 1]]
 
 
 # What the engine refuses to finish is refused by Cradle too, if a client sent it anyway.
