@@ -7,11 +7,9 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from server.accounts.scope import Scope
-from server.core.audit import audit_event
 from server.core.couch import get_couch
 from server.core.errors import ApplicationError
-from server.core.ingest import get_ingestor
-from server.submissions.selectors import quarantine_get
+from server.submissions import services as submission_services
 from server.syncs import services as syncs
 from sync.central import replicate
 from sync.central.replicate import ReplicationStatus
@@ -19,22 +17,11 @@ from sync.ingest.store import Outcome
 
 
 def quarantine_reprocess(*, scope: Scope, doc_id: str, request: HttpRequest) -> Outcome:
-    """Run a quarantined submission through ingestion again, as the API does.
-
-    Raises `PermissionError` outside the scope and `KeyError` when there is no such document.
-    """
-    if quarantine_get(scope=scope, doc_id=doc_id) is None:
-        raise KeyError(doc_id)
-    outcome = get_ingestor().reprocess(doc_id, allowed_townships=None)
-    audit_event(
-        "submission.reprocessed",
-        actor=scope.username,
-        source="dashboard",
-        request=request,
-        target=doc_id,
-        detail={"result": outcome.result, "submission": outcome.doc_id},
+    """Run a quarantined submission through ingestion again, as the API does (audited with
+    source "dashboard"). Raises `PermissionError` outside the scope, `KeyError` if missing."""
+    return submission_services.quarantine_reprocess(
+        scope=scope, doc_id=doc_id, request=request, source="dashboard"
     )
-    return outcome
 
 
 class SyncRefused(Exception):

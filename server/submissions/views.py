@@ -10,8 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from server.accounts.scope import Scope, scope_for
-from server.core.audit import audit_event
-from server.core.ingest import get_ingestor
 from server.submissions.selectors import (
     SubmissionFilters,
     quarantine_get,
@@ -19,6 +17,7 @@ from server.submissions.selectors import (
     submission_get,
     submission_list,
 )
+from server.submissions.services import quarantine_reprocess
 
 
 class FilterSerializer(serializers.Serializer):
@@ -128,21 +127,13 @@ class QuarantineReprocessView(APIView):
     def post(self, request: Request, doc_id: str) -> Response:
         scope = _scope(request, "can_manage_quarantine")
         try:
-            quarantine_get(scope=scope, doc_id=doc_id)
+            outcome = quarantine_reprocess(
+                scope=scope, doc_id=doc_id, request=request, source="api"
+            )
         except PermissionError as exc:
             raise PermissionDenied("This submission is outside your area.") from exc
-        try:
-            outcome = get_ingestor().reprocess(doc_id, allowed_townships=None)
         except KeyError as exc:
             raise NotFound("No such quarantined submission.") from exc
-        audit_event(
-            "submission.reprocessed",
-            actor=scope.username,
-            source="api",
-            request=request,
-            target=doc_id,
-            detail={"result": outcome.result, "submission": outcome.doc_id},
-        )
         return Response(
             {
                 "result": outcome.result,

@@ -21,6 +21,7 @@ from sync.ingest.store import Ingestor
 from sync.schema import DATABASES, db_name, ensure_schema
 from tests.conftest import unique_name
 from tests.doubles.central import CentralDouble
+from tests.integration.openrosa.conftest import IMMUNIZATION_VALUES
 from tests.support.openrosa import fill
 
 EMAIL, PASSWORD = "sync@example.org", "central-pass-2026"
@@ -30,23 +31,7 @@ TOWNSHIP, COUNTY = "450123101", "450123"
 OTHER_TOWNSHIP = "450123102"
 REPO = Path(__file__).resolve().parents[2]
 
-BASE_VALUES = {
-    "start": "2026-11-20T09:00:00.000+08:00",
-    "end": "2026-11-20T09:12:00.000+08:00",
-    "today": "2026-11-20",
-    "deviceid": "collect:tablet01",
-    "county": COUNTY,
-    "township": TOWNSHIP,
-    "village": "弄岗村",
-    "child_id": "450123202505010001",
-    "child_name": "梁宇",
-    "child_sex": "male",
-    "child_dob": "2025-05-01",
-    "vaccination_date": "2025-11-03",
-    "doses_given": "hepb3 mpsva1",
-    "aefi": "no",
-    "gps": "22.501736 109.530718 1160.2 12.4",
-}
+BASE_VALUES = {**IMMUNIZATION_VALUES, "gps": "22.501736 109.530718 1160.2 12.4"}
 
 
 def child_id(n: int) -> str:

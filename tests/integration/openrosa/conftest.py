@@ -47,21 +47,24 @@ class Collect:
         return self.client.post("/submission", data=data, HTTP_AUTHORIZATION=header)
 
 
+#: A valid immunization visit in the health worker's township, as a tablet would fill it.
+IMMUNIZATION_VALUES = {
+    "start": "2026-11-20T09:00:00.000+08:00",
+    "end": "2026-11-20T09:12:00.000+08:00",
+    "today": "2026-11-20",
+    "deviceid": "collect:tablet01",
+    "county": COUNTY,
+    "township": TOWNSHIP,
+    "village": "弄岗村",
+    "child_id": "450123202505010001",
+    "child_name": "梁宇",
+    "child_sex": "male",
+    "child_dob": "2025-05-01",
+    "vaccination_date": "2025-11-03",
+    "doses_given": "hepb3 mpsva1",
+    "aefi": "no",
+}
+
+
 def immunization(built_forms: Path, instance_id: str | None = None, **values: str) -> bytes:
-    base = {
-        "start": "2026-11-20T09:00:00.000+08:00",
-        "end": "2026-11-20T09:12:00.000+08:00",
-        "today": "2026-11-20",
-        "deviceid": "collect:tablet01",
-        "county": COUNTY,
-        "township": TOWNSHIP,
-        "village": "弄岗村",
-        "child_id": "450123202505010001",
-        "child_name": "梁宇",
-        "child_sex": "male",
-        "child_dob": "2025-05-01",
-        "vaccination_date": "2025-11-03",
-        "doses_given": "hepb3 mpsva1",
-        "aefi": "no",
-    }
-    return fill(built_forms / "immunization.xml", {**base, **values}, instance_id)
+    return fill(built_forms / "immunization.xml", {**IMMUNIZATION_VALUES, **values}, instance_id)
