@@ -12,7 +12,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,39 +21,7 @@ from analytics.errors import AnalyticsError
 from analytics.service import CoverageReport, coverage_report
 from server.accounts.scope import Scope, scope_for
 from server.core.errors import ApplicationError
-
-
-class _Bytes(BaseRenderer):
-    """Passes bytes the view already rendered."""
-
-    charset = None
-
-    def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:
-        return data
-
-
-class CSVRenderer(_Bytes):
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-
-class XLSXRenderer(_Bytes):
-    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    format = "xlsx"
-
-
-class PNGRenderer(_Bytes):
-    media_type = "image/png"
-    format = "png"
-
-
-class GeoJSONRenderer(_Bytes):
-    media_type = "application/geo+json"
-    format = "geojson"
-    charset = "utf-8"
+from server.core.renderers import CSVRenderer, GeoJSONRenderer, PNGRenderer, XLSXRenderer
 
 
 class GeoJSONAsJSONRenderer(GeoJSONRenderer):

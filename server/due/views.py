@@ -12,7 +12,7 @@ from django.shortcuts import render
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,27 +21,8 @@ from analytics.errors import AnalyticsError
 from server.accounts.scope import scope_for
 from server.core.errors import ApplicationError
 from server.core.ingest import local_today
+from server.core.renderers import CSVRenderer, XLSXRenderer
 from server.due import exports, services
-
-
-class _Bytes(BaseRenderer):
-    charset = None
-
-    def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:
-        return data
-
-
-class CSVRenderer(_Bytes):
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-
-class XLSXRenderer(_Bytes):
-    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    format = "xlsx"
 
 
 class DueQuery(serializers.Serializer):

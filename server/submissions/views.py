@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -74,15 +76,20 @@ def _paged(request: Request, results: list, limit: int, offset: int) -> Response
     return Response({"limit": limit, "offset": offset, "next": next_url, "results": results})
 
 
+def _listed(request: Request, needs: str, selector: Callable[..., list]) -> Response:
+    """A filtered, paged list through `selector`, for a role that `needs` the permission."""
+    scope = _scope(request, needs)
+    query = FilterSerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    limit, offset = query.validated_data["limit"], query.validated_data["offset"]
+    results = selector(scope=scope, filters=query.filters(), limit=limit, offset=offset)
+    return _paged(request, results, limit, offset)
+
+
 class SubmissionListView(APIView):
     @extend_schema(parameters=FILTER_PARAMS, responses={200: dict})
     def get(self, request: Request) -> Response:
-        scope = _scope(request, "can_read_submissions")
-        query = FilterSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
-        results = submission_list(scope=scope, filters=query.filters(), limit=limit, offset=offset)
-        return _paged(request, results, limit, offset)
+        return _listed(request, "can_read_submissions", submission_list)
 
 
 class SubmissionDetailView(APIView):
@@ -101,12 +108,7 @@ class SubmissionDetailView(APIView):
 class QuarantineListView(APIView):
     @extend_schema(parameters=FILTER_PARAMS, responses={200: dict})
     def get(self, request: Request) -> Response:
-        scope = _scope(request, "can_manage_quarantine")
-        query = FilterSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        limit, offset = query.validated_data["limit"], query.validated_data["offset"]
-        results = quarantine_list(scope=scope, filters=query.filters(), limit=limit, offset=offset)
-        return _paged(request, results, limit, offset)
+        return _listed(request, "can_manage_quarantine", quarantine_list)
 
 
 class QuarantineDetailView(APIView):
