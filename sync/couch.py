@@ -84,6 +84,27 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+def _in_request_order(rows: list[JSON], docs: Sequence[JSON]) -> list[JSON]:
+    """`_bulk_docs` results lined up with the documents sent.
+
+    CouchDB answers in request order, but PouchDB Server may not (it has answered a
+    conflict, then a new document, then an update), so results are matched by id
+    whenever every document carries one; a repeated id takes its results in order.
+    """
+    ids = [d.get("_id") for d in docs]
+    if None in ids or [r.get("id") for r in rows] == ids:
+        return rows
+    pending: dict[str, list[JSON]] = {}
+    for row in rows:
+        pending.setdefault(row.get("id", ""), []).append(row)
+    try:
+        return [pending[i].pop(0) for i in ids]
+    except (KeyError, IndexError) as exc:
+        raise CouchError(
+            "POST", "_bulk_docs", 500, "bad_response", "results do not match the documents sent"
+        ) from exc
+
+
 @dataclass(frozen=True)
 class BulkResult:
     """One document's outcome in a `_bulk_docs` call."""
@@ -400,7 +421,7 @@ class Database:
                 BulkResult(
                     r.get("id", d.get("_id", "")), r.get("rev"), r.get("error"), r.get("reason")
                 )
-                for r, d in zip(rows, docs, strict=True)
+                for r, d in zip(_in_request_order(rows, docs), docs, strict=True)
             ]
         failed = {r["id"]: r for r in rows if r.get("error")}
         return [

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sync.couch import CouchClient, CouchSettings, doc_path
-from sync.errors import CouchUnavailable
+from sync.couch import CouchClient, CouchSettings, _in_request_order, doc_path
+from sync.errors import CouchError, CouchUnavailable
 
 
 def test_settings_split_credentials_out_of_the_url() -> None:
@@ -30,6 +30,22 @@ def test_doc_path_quotes_ids_but_keeps_design_prefix() -> None:
     assert doc_path("uuid:a/b c") == "uuid%3Aa%2Fb%20c"
     assert doc_path("_design/cradle") == "_design/cradle"
     assert doc_path("_local/ck/1") == "_local/ck%2F1"
+
+
+def test_bulk_results_are_lined_up_with_the_documents_sent() -> None:
+    # PouchDB Server has answered a conflict, then a new document, then an update.
+    docs = [{"_id": "d0"}, {"_id": "d1", "_rev": "1-a"}, {"_id": "d5"}]
+    rows = [
+        {"id": "d0", "error": "conflict"},
+        {"id": "d5", "rev": "1-c"},
+        {"id": "d1", "rev": "2-b"},
+    ]
+    assert [r["id"] for r in _in_request_order(rows, docs)] == ["d0", "d1", "d5"]
+    twice = [{"_id": "x"}, {"_id": "x"}]
+    answered = [{"id": "x", "rev": "1-a"}, {"id": "x", "error": "conflict"}]
+    assert _in_request_order(answered, twice) == answered
+    with pytest.raises(CouchError, match="do not match"):
+        _in_request_order([{"id": "d0"}, {"id": "zz"}, {"id": "d1"}], docs)
 
 
 class _Flaky(BaseHTTPRequestHandler):
