@@ -24,7 +24,7 @@ from pyxform.xls2xform import convert
 
 from forms.checks import XFormInfo, check_xform
 from forms.contract import FORM_IDS
-from forms.media import registry_media_csv
+from forms.media import CHILDREN_CSV, children_list_csv, registry_media_csv
 from forms.schedule import Schedule, load_schedule
 
 XLSFORM_DIR = Path(__file__).with_name("xlsform")
@@ -70,12 +70,14 @@ def build_forms(
     """Convert every XLSForm, check it, and write the XForms and media into `out_dir`.
 
     `registry_media` maps media file names to their bytes (by default generated from the
-    township registry by `forms.media.registry_media_csv`). Nothing is written unless all
-    forms build. `odk_validate` runs pyxform's bundled ODK Validate (JavaRosa, needs Java),
-    which catches XPath syntax errors that pyxform lets through.
+    township registry by `forms.media.registry_media_csv`); forms that use the children
+    list get it empty, as the server makes each health worker's own at download. Nothing
+    is written unless all forms build. `odk_validate` runs pyxform's bundled ODK Validate
+    (JavaRosa, needs Java), which catches XPath syntax errors that pyxform lets through.
     """
     schedule = load_schedule() if schedule is None else schedule
     media = _default_media() if registry_media is None else dict(registry_media)
+    media.setdefault(CHILDREN_CSV, children_list_csv([]))
     xforms = {
         form_id: _convert(xlsform_dir / f"{form_id}.xlsx", form_id, odk_validate)
         for form_id in FORM_IDS
@@ -84,7 +86,7 @@ def build_forms(
         form_id: _check(form_id, xform, schedule, media) for form_id, xform in xforms.items()
     }
     used = {name for info in checked.values() for name in info.media_names}
-    unused = sorted(set(media) - used)
+    unused = sorted(set(media) - used - {CHILDREN_CSV})
     if unused:
         raise FormBuildError(f"media files that no form uses: {unused}")
 

@@ -7,13 +7,15 @@ server lists is exactly what tablets download.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from defusedxml.ElementTree import parse as parse_xml
 
 from forms.contract import CONTRACTS, FormContract
 
+ACCEPTED_VERSIONS = Path(__file__).with_name("accepted_versions.toml")
 _XFORMS = "{http://www.w3.org/2002/xforms}"
 _HTML = "{http://www.w3.org/1999/xhtml}"
 
@@ -41,6 +43,12 @@ class CatalogForm:
     xml_path: Path
     md5: str
     media: tuple[MediaFile, ...]
+    earlier_versions: tuple[str, ...] = ()
+
+    def accepts(self, version: str) -> bool:
+        """Whether a submission of this form `version` is taken: the current one, or an
+        earlier one listed in `accepted_versions.toml`."""
+        return version == self.version or version in self.earlier_versions
 
     @property
     def contract(self) -> FormContract:
@@ -83,16 +91,33 @@ class FormCatalog:
     forms: dict[str, CatalogForm]
 
     @classmethod
-    def from_dir(cls, directory: Path) -> FormCatalog:
+    def from_dir(cls, directory: Path, accepted: Path = ACCEPTED_VERSIONS) -> FormCatalog:
         if not directory.is_dir():
             raise CatalogError(f"no built forms in {directory}: run `make forms`")
+        earlier = _earlier_versions(accepted)
         forms = {}
         for xml_path in sorted(directory.glob("*.xml")):
             form = _read_form(xml_path)
-            forms[form.form_id] = form
+            forms[form.form_id] = replace(form, earlier_versions=earlier.get(form.form_id, ()))
         if not forms:
             raise CatalogError(f"no built forms in {directory}: run `make forms`")
         return cls(forms)
 
     def get(self, form_id: str) -> CatalogForm | None:
         return self.forms.get(form_id)
+
+
+def _earlier_versions(path: Path) -> dict[str, tuple[str, ...]]:
+    """Form id -> earlier versions still accepted, from `accepted_versions.toml`."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise CatalogError(f"{path}: {e}") from e
+    out = {}
+    for form_id, versions in raw.items():
+        if form_id not in CONTRACTS:
+            raise CatalogError(f"{path}: {form_id!r} is not one of {sorted(CONTRACTS)}")
+        if not isinstance(versions, list) or not all(isinstance(v, str) for v in versions):
+            raise CatalogError(f"{path}: {form_id} must be a list of version strings")
+        out[form_id] = tuple(versions)
+    return out

@@ -1,4 +1,5 @@
-"""Form media generated from the township registry: `counties.csv` and `townships.csv`.
+"""Form media: `counties.csv` and `townships.csv` from the township registry, and the
+shape of `children.csv`, the children list the server makes per health worker.
 
 The forms choose `county` and `township` from these files (`select_one_from_file`), so a
 registry change needs new media, not a new form design. Columns: `name` (the code),
@@ -7,10 +8,18 @@ registry change needs new media, not a new form design. Columns: `name` (the cod
 no per-language `label::Chinese (zh)` columns: ODK's web engine (@getodk/xforms-engine
 0.22.0) refuses to load a form whose CSV has such a column, even beside a plain `label`
 ("Expression has syntax error: label::Chinese (zh)"; tried on these forms).
+`children.csv` (immunization and nutrition pack) is built empty, header only: Collect
+gets each health worker's own list from the manifest (`server/due/services.py`), and a
+form without the file could not load. Columns: `name` (child ID), `label` ("ID name"),
+`township`, `village` (the list filters on both), `child_name`, `child_sex`,
+`child_dob` (copied into the form), `due`, `overdue` (dose codes) and `doses` (what
+the form shows: dose names and codes, in Chinese and English).
 Files are UTF-8 without BOM, LF line endings, rows sorted by code: the same registry
 always gives byte-identical media (and so the same media hashes in the form manifest).
 
 >>> import pandas as pd
+
+from forms.schedule import Schedule
 >>> media = registry_media_csv(pd.DataFrame([{
 ...     "township_code": "451024101", "township_name_zh": "德保镇",
 ...     "township_name_en": "Debao Zhen", "county_code": "451024",
@@ -27,8 +36,11 @@ import re
 
 import pandas as pd
 
+from forms.schedule import Schedule
+
 COUNTIES_CSV = "counties.csv"
 TOWNSHIPS_CSV = "townships.csv"
+CHILDREN_CSV = "children.csv"
 
 REQUIRED_COLUMNS = (
     "township_code",
@@ -40,6 +52,18 @@ REQUIRED_COLUMNS = (
 )
 COUNTIES_HEADER = ("name", "label")
 TOWNSHIPS_HEADER = ("name", "label", "county")
+CHILDREN_HEADER = (
+    "name",
+    "label",
+    "township",
+    "village",
+    "child_name",
+    "child_sex",
+    "child_dob",
+    "due",
+    "overdue",
+    "doses",
+)
 
 _COUNTY_CODE = re.compile(r"^[0-9]{6}$")
 _TOWNSHIP_CODE = re.compile(r"^[0-9]{9}$")
@@ -83,6 +107,35 @@ def registry_media_csv(townships: pd.DataFrame) -> dict[str, bytes]:
         COUNTIES_CSV: _csv(COUNTIES_HEADER, county_rows),
         TOWNSHIPS_CSV: _csv(TOWNSHIPS_HEADER, township_rows),
     }
+
+
+def children_list_csv(rows: list[tuple[str, ...]]) -> bytes:
+    """`children.csv` with these rows (each in `CHILDREN_HEADER` order); no rows: the
+    empty default the forms are built with."""
+    return _csv(CHILDREN_HEADER, rows)
+
+
+def doses_text(schedule: Schedule, due: str, overdue: str, *, nutrition_overdue: bool) -> str:
+    """What the form shows for a picked child: overdue and due doses by name and code,
+    and a missed nutrition pack; Chinese with English, as the health worker reads it.
+
+    >>> from forms.schedule import load_schedule
+    >>> doses_text(load_schedule(), "bcg", "hepb2", nutrition_overdue=False)
+    '逾期 overdue: 乙肝疫苗 第2剂 (hepb2)；应种 due: 卡介苗 (bcg)'
+    """
+
+    def names(codes: str) -> str:
+        return "、".join(f"{schedule.dose(c).name_zh} ({c})" for c in codes.split())
+
+    parts = []
+    if overdue:
+        parts.append(f"逾期 overdue: {names(overdue)}")
+    if due:
+        parts.append(f"应种 due: {names(due)}")
+    if nutrition_overdue:
+        gap = schedule.windows.nutrition_gap_days
+        parts.append(f"营养包超过{gap}天未领 (no pack for {gap} days)")
+    return "；".join(parts) or "无应种疫苗 (nothing due)"
 
 
 def _check_codes(table: pd.DataFrame) -> None:

@@ -29,6 +29,7 @@ _XF = "{http://www.w3.org/2002/xforms}"
 _H = "{http://www.w3.org/1999/xhtml}"
 _JR = "{http://openrosa.org/javarosa}"
 _PATH = re.compile(r"/[A-Za-z_][\w.-]*(?:/[A-Za-z_][\w.-]*)+")
+_LIST_LOOKUP = re.compile(r"\binstance\('[\w-]+'\)/root/item\[")
 _LITERAL = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 #: Preloads ODK fills, by `jr:preloadParams` (or `jr:preload` for `uid`).
 PRELOADS = {
@@ -412,10 +413,14 @@ def evaluate(
     rows: np.ndarray,
     texts: Mapping[str, list[str]],
 ) -> list[str]:
-    """The value of a calculation: `concat()` of fields and literals, or the completed
-    months between two dates (the forms' `age_months`)."""
+    """The value of a calculation: `concat()` of fields and literals, the completed
+    months between two dates (the forms' `age_months`), or a value read from a list the
+    form loads (`instance('children')`): in the generated world that list is the empty
+    one the forms are built with, so the value is empty."""
     assert leaf.calculate is not None
     expression = leaf.calculate.strip()
+    if _LIST_LOOKUP.search(expression):
+        return [""] * len(rows)
     by_path = {f"/{template.root}/{lf.path}": lf.name for lf in template.leaves}
     refs = [by_path.get(p) for p in _PATH.findall(expression)]
     if any(r is None for r in refs):

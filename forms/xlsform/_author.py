@@ -23,7 +23,12 @@ from forms.contract import CHILD_ID_PATTERN, FEEDING_UNDER_MONTHS, NUTRITION_AGE
 from forms.schedule import load_schedule
 
 HERE = Path(__file__).parent
-VERSION = "2026112801"
+#: Bump a form's version (yyyymmddNN) on every change, or Collect keeps the old form.
+VERSIONS = {
+    "newborn_visit": "2026112801",
+    "nutrition_pack": "2026112802",  # the children list
+    "immunization": "2026112802",  # the children list
+}
 ZH = "Chinese (zh)"
 EN = "English (en)"
 
@@ -45,6 +50,7 @@ SURVEY_COLUMNS = (
     "choice_filter",
     "appearance",
     "parameters",
+    "trigger",
 )
 CHOICES_COLUMNS = ("list_name", "name", f"label::{ZH}", f"label::{EN}")
 SETTINGS_COLUMNS = (
@@ -164,12 +170,67 @@ LOCATION = group(
 )
 
 
-def child(*extra: Row) -> list[Row]:
-    """The child identity group, shared by the three forms."""
+def _listed(column: str) -> str:
+    """XPath: `column` of the child picked from the children list ('' when none is)."""
+    return f"instance('children')/root/item[name=${{child_pick}}]/{column}"
+
+
+def _from_list(column: str) -> dict[str, str]:
+    """Fill a question from the picked child, when the pick changes; still editable."""
+    return {"calculation": _listed(column), "trigger": "${child_pick}"}
+
+
+#: The children list (`children.csv`, made per health worker when Collect fetches the
+#: manifest): find a child by ID or name, among the children of the chosen township (and
+#: of the typed village, when the list knows that village), to fill the identity
+#: questions; a child not on the list is entered by hand as before.
+CHILD_LOOKUP = [
+    q(
+        "calculate",
+        "pick_village_listed",
+        required=False,
+        calculation=(
+            "if(count(instance('children')/root/item[village=${village}]) > 0, 'yes', '')"
+        ),
+    ),
+    q(
+        "select_one_from_file children.csv",
+        "child_pick",
+        ("从名单中查找儿童（可不选）", "Find the child in the list (optional)"),
+        hint=(
+            "输入编号或姓名搜索，选中后自动填写下面各项。不在名单上的儿童不用选，直接填写。",
+            "Type the ID or name to search; choosing a child fills in the questions below. "
+            "For a child not on the list, skip this and fill them in.",
+        ),
+        required=False,
+        choice_filter=(
+            "township=${township} and (${pick_village_listed} = '' or village=${village})"
+        ),
+        appearance="minimal autocomplete",
+    ),
+    q("calculate", "pick_doses", required=False, calculation=_listed("doses")),
+    q(
+        "note",
+        "pick_note",
+        ("名单显示：${pick_doses}", "The list shows: ${pick_doses}"),
+        required=False,
+        relevant="${child_pick} != ''",
+    ),
+]
+
+
+def child(*extra: Row, lookup: bool = False) -> list[Row]:
+    """The child identity group, shared by the three forms; `lookup` adds the children
+    list before the identity questions, which it then fills."""
+
+    def filled(column: str) -> dict[str, str]:
+        return _from_list(column) if lookup else {}
+
     return group(
         "child",
         ("儿童信息", "Child"),
         [
+            *(CHILD_LOOKUP if lookup else []),
             q(
                 "text",
                 "child_id",
@@ -184,6 +245,7 @@ def child(*extra: Row) -> list[Row]:
                     "编号应为6–20位数字或字母，不含空格或符号。",
                     "The ID must be 6–20 digits or letters, with no spaces or symbols.",
                 ),
+                **filled("name"),
             ),
             q(
                 "text",
@@ -191,8 +253,9 @@ def child(*extra: Row) -> list[Row]:
                 ("儿童姓名", "Child's name"),
                 constraint="string-length(.) <= 30",
                 msg=("姓名过长，最多30个字。", "Too long: at most 30 characters."),
+                **filled("child_name"),
             ),
-            q("select_one sex", "child_sex", ("性别", "Sex")),
+            q("select_one sex", "child_sex", ("性别", "Sex"), **filled("child_sex")),
             q(
                 "date",
                 "child_dob",
@@ -206,6 +269,7 @@ def child(*extra: Row) -> list[Row]:
                     "出生日期不能晚于今天，也不能早于2010年1月1日。",
                     "The date of birth cannot be in the future or before 1 January 2010.",
                 ),
+                **filled("child_dob"),
             ),
             *extra,
         ],
@@ -364,7 +428,7 @@ def nutrition_pack() -> list[Row]:
     return [
         *METADATA,
         *LOCATION,
-        *child(),
+        *child(lookup=True),
         *group(
             "visit",
             ("本次发放", "This distribution"),
@@ -495,7 +559,7 @@ def immunization() -> list[Row]:
     return [
         *METADATA,
         *LOCATION,
-        *child(),
+        *child(lookup=True),
         *group(
             "visit",
             ("本次接种", "This vaccination"),
@@ -684,7 +748,7 @@ def workbook(form_id: str) -> bytes:
     settings = {
         "form_id": form_id,
         "form_title": title,
-        "version": VERSION,
+        "version": VERSIONS[form_id],
         "default_language": ZH,
         "instance_name": f"concat(${{child_id}}, ' ', {date_ref})",
         "style": "pages",

@@ -7,8 +7,6 @@ only see coverage (analysts) gets counts, never a child id or a name.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,25 +15,12 @@ import pandas as pd
 from analytics import columns as C
 from analytics import due as D
 from analytics.source import Source
+from forms.catalog import CatalogForm
+from forms.media import CHILDREN_CSV, children_list_csv, doses_text
 from forms.schedule import load_schedule
 from server.accounts.scope import Scope
 from server.core.places import registry_places
 from server.due import selectors
-
-#: Forms whose manifest carries the children list, and its media file name.
-CHILDREN_CSV = "children.csv"
-CHILDREN_FORMS = frozenset({"immunization", "nutrition_pack"})
-CHILDREN_HEADER = (
-    "name",
-    "label",
-    "township",
-    "village",
-    "child_name",
-    "child_sex",
-    "child_dob",
-    "due",
-    "overdue",
-)
 
 #: Columns of a list with names, in order.
 LIST_COLUMNS = (
@@ -145,12 +130,12 @@ def children_csv(*, scope: Scope, on: date, source: Source | None = None) -> byt
         {selectors.NAME: "", selectors.VILLAGE: ""}
     )
     table = table.sort_values([selectors.VILLAGE, C.CHILD_ID], kind="stable")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CHILDREN_HEADER)
+    schedule = load_schedule()
+    rows = []
     for row in table.itertuples(index=False):
         child, name = getattr(row, C.CHILD_ID), getattr(row, selectors.NAME)
-        writer.writerow(
+        due, overdue = getattr(row, D.DOSES_DUE), getattr(row, D.DOSES_OVERDUE)
+        rows.append(
             (
                 child,
                 f"{child} {name}".strip(),
@@ -159,16 +144,23 @@ def children_csv(*, scope: Scope, on: date, source: Source | None = None) -> byt
                 name,
                 getattr(row, C.SEX) or "",
                 _iso(getattr(row, C.DOB)),
-                getattr(row, D.DOSES_DUE),
-                getattr(row, D.DOSES_OVERDUE),
+                due,
+                overdue,
+                doses_text(
+                    schedule,
+                    due,
+                    overdue,
+                    nutrition_overdue=bool(getattr(row, D.NUTRITION_OVERDUE)),
+                ),
             )
         )
-    return buffer.getvalue().encode("utf-8")
+    return children_list_csv(rows)
 
 
-def form_media(form_id: str, *, scope: Scope, on: date) -> dict[str, bytes]:
-    """Media generated for this user when Collect asks for a form's manifest or files."""
-    if form_id not in CHILDREN_FORMS or not scope.sees_personal_data:
+def form_media(form: CatalogForm, *, scope: Scope, on: date) -> dict[str, bytes]:
+    """Media made for this user when Collect asks for a form's manifest or files: the
+    children list, for the forms built with one (its built copy is empty)."""
+    if form.media_file(CHILDREN_CSV) is None or not scope.sees_personal_data:
         return {}
     return {CHILDREN_CSV: children_csv(scope=scope, on=on)}
 

@@ -153,7 +153,7 @@ def manifest(request: HttpRequest, form_id: str) -> HttpResponse:
         return refusal
     form = _form_or_404(form_id)
     try:
-        generated = form_media(form.form_id, scope=scope, on=local_today())
+        generated = form_media(form, scope=scope, on=local_today())
     except (AnalyticsError, SyncError) as exc:
         log.warning("manifest of %s: cannot generate media: %s", form_id, exc)
         return message_response(UNAVAILABLE_MESSAGE, 503)
@@ -177,7 +177,7 @@ def media_file(request: HttpRequest, form_id: str, filename: str) -> HttpRespons
     form = _form_or_404(form_id)
     content_type = "text/csv; charset=utf-8" if filename.endswith(".csv") else None
     try:
-        generated = form_media(form.form_id, scope=scope, on=local_today())
+        generated = form_media(form, scope=scope, on=local_today())
     except (AnalyticsError, SyncError) as exc:
         log.warning("media %s/%s: cannot generate: %s", form_id, filename, exc)
         return message_response(UNAVAILABLE_MESSAGE, 503)

@@ -235,7 +235,7 @@ class Ingestor:
         form = self.catalog.get(parsed.form_id)
         if form is None:
             raise SubmissionRejected([Problem("unknown_form", detail=parsed.form_id[:60])])
-        if check_version and parsed.form_version != form.version:
+        if check_version and not form.accepts(parsed.form_version):
             detail = f"{parsed.form_id} {parsed.form_version[:20]} ≠ {form.version}"
             raise SubmissionRejected([Problem("unknown_version", detail=detail)])
         return form.contract

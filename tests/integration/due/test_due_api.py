@@ -209,6 +209,7 @@ def test_worker_manifest_lists_their_children_and_its_hash_follows_the_content(
         "child_dob": "2026-10-20",
         "due": "hepb2",
         "overdue": "",
+        "doses": "应种 due: 乙肝疫苗 第2剂 (hepb2)",
     }
     assert _manifest(worker, "nutrition_pack")["children.csv"][0] == hash_
     assert "children.csv" not in _manifest(worker, "newborn_visit")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from forms.contract import CONTRACTS
+from forms.media import children_list_csv
 from tests.engine.instance import format_problems, leaf_values, millis, node_paths
 from tests.engine.runner import Engine, EngineResult, Violation
 from tests.engine.scenarios import (
@@ -27,7 +29,9 @@ from tests.engine.scenarios import (
     NUTRITION,
     OTHER_COUNTY,
     OTHER_COUNTY_TOWNSHIP,
+    OTHER_TOWNSHIP,
     SIX_MONTHS,
+    TOWNSHIP,
     TWENTY_FOUR_MONTHS,
     VALID,
     Scenario,
@@ -134,7 +138,8 @@ def test_a_visit_gives_the_submission_odk_would_send(
     leaves = [p.rsplit("/", 1)[-1] for p in node_paths(result.xml)]
     assert leaves == [name for name in template if result.relevant[name]]
     assert format_problems(result.xml, xform) == []
-    assert result.xml.startswith(f'<data id="{scenario.form_id}" version="2026112801">'.encode())
+    version = instance_template(xform).get("version")
+    assert result.xml.startswith(f'<data id="{scenario.form_id}" version="{version}">'.encode())
     assert re.fullmatch(r"uuid:[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", result.instance_id)
     assert result.values["deviceid"] == "collect:tablet01"
     date_field = next(
@@ -402,3 +407,104 @@ def test_the_collect_helper_writes_the_nodes_the_engine_writes(
     values = {k: _text(v) for k, v in scenario.answers}
     xml = fill(built_forms / f"{scenario.form_id}.xml", values, result.instance_id)
     assert node_paths(xml) == node_paths(result.xml)
+
+
+# --- the children list (children.csv, made per health worker by the server) -------------
+
+LISTED = [  # name, label, township, village, child_name, child_sex, child_dob, due, overdue, doses
+    ("450123202508120019", "450123202508120019 蓝天佑", TOWNSHIP, "那桐村", "蓝天佑", "male",
+     "2025-08-12", "mmr1 jel1", "mpsva2", "逾期 overdue: A群流脑多糖疫苗 第2剂 (mpsva2)"),
+    ("450123202609010003", "450123202609010003 韦小梅", TOWNSHIP, "那桐村", "韦小梅", "female",
+     "2026-09-01", "", "", "无应种疫苗 (nothing due)"),
+    ("450123202607070021", "450123202607070021 黄明", TOWNSHIP, "定典村", "黄明", "male",
+     "2026-07-07", "", "", "无应种疫苗 (nothing due)"),
+    ("450123202606060008", "450123202606060008 农丽", OTHER_TOWNSHIP, "那桐村", "农丽", "female",
+     "2026-06-06", "", "", "无应种疫苗 (nothing due)"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def listed_media(built_forms: Path, tmp_path: Path) -> Path:
+    """The immunization form's media with a health worker's children list in it."""
+    media = tmp_path / "immunization-media"
+    shutil.copytree(built_forms / "immunization-media", media)
+    (media / "children.csv").write_bytes(children_list_csv(LISTED))
+    return media
+
+
+def _visit_after(pick: list[tuple[str, Any]], village: str = "那桐村") -> list[tuple[str, Any]]:
+    """Location, then `pick` (the child), then the rest of a late vaccination."""
+    visit = [(k, v) for k, v in LATE_VACCINATION.answers if k not in CHILD_FIELDS]
+    location = [(k, village if k == "village" else v) for k, v in visit[:3]]
+    return [*location, *pick, *visit[3:]]
+
+
+CHILD_FIELDS = ("child_id", "child_name", "child_sex", "child_dob")
+
+
+def test_picking_a_listed_child_fills_the_identity_and_shows_the_doses(
+    engine: Engine, built_forms: Path, listed_media: Path
+) -> None:
+    xform = built_forms / "immunization.xml"
+    answers = _visit_after([("child_pick", LISTED[0][0])])
+    result = engine.fill(xform, answers, media_dir=listed_media)
+    # the list offers the children of the chosen township and village only
+    assert result.options["child_pick"] == [LISTED[0][0], LISTED[1][0]]
+    assert [result.values[f] for f in CHILD_FIELDS] == [
+        "450123202508120019", "蓝天佑", "male", "2025-08-12",
+    ]  # fmt: skip
+    assert result.relevant["pick_note"] is True
+    assert result.values["pick_doses"] == LISTED[0][9]
+    assert (result.violations, result.refused) == ((), ())
+    assert result.ok
+    values = leaf_values(result.xml)
+    assert [values[f"child/{f}"] for f in CHILD_FIELDS] == [result.values[f] for f in CHILD_FIELDS]
+    assert values["child/child_pick"] == LISTED[0][0]
+    assert values["child/pick_village_listed"] == "yes"
+    assert format_problems(result.xml, xform) == []
+
+
+def test_a_picked_childs_details_stay_editable(
+    engine: Engine, built_forms: Path, listed_media: Path
+) -> None:
+    answers = _visit_after([("child_pick", LISTED[0][0]), ("child_name", "蓝天佑佑")])
+    result = engine.fill(built_forms / "immunization.xml", answers, media_dir=listed_media)
+    assert result.ok
+    assert (result.values["child_id"], result.values["child_name"]) == (
+        "450123202508120019",
+        "蓝天佑佑",
+    )
+
+
+def test_a_village_the_list_does_not_know_shows_the_whole_township(
+    engine: Engine, built_forms: Path, listed_media: Path
+) -> None:
+    answers = _visit_after([], village="新建村")
+    result = engine.fill(built_forms / "immunization.xml", answers, media_dir=listed_media)
+    assert result.options["child_pick"] == [row[0] for row in LISTED[:3]]
+    assert result.values["pick_village_listed"] == ""
+    assert result.relevant["pick_note"] is False
+    assert result.violations[0].field == "child_id"  # nothing picked: typed by hand
+
+
+def test_a_child_not_on_the_list_is_entered_by_hand(
+    engine: Engine, built_forms: Path, listed_media: Path
+) -> None:
+    result = engine.fill(
+        built_forms / "immunization.xml", LATE_VACCINATION.answers, media_dir=listed_media
+    )
+    assert result.ok
+    assert result.values["child_pick"] == "" and result.values["pick_doses"] == ""
+    assert "child/pick_note" not in node_paths(result.xml)
+    assert [result.values[f] for f in CHILD_FIELDS] == [
+        v for k, v in LATE_VACCINATION.answers if k in CHILD_FIELDS
+    ]
+
+
+def test_picking_a_child_of_another_township_is_refused(
+    engine: Engine, built_forms: Path, listed_media: Path
+) -> None:
+    answers = _visit_after([("child_pick", LISTED[3][0])])
+    result = engine.fill(built_forms / "immunization.xml", answers, media_dir=listed_media)
+    assert [(r.field, r.reason) for r in result.refused] == [("child_pick", "not_an_option")]
+    assert result.values["child_id"] == ""

@@ -51,7 +51,7 @@ def test_form_list_manifest_and_media(server, users, built_forms: Path) -> None:
     imm = listed["immunization"]
     xml_bytes = (built_forms / "immunization.xml").read_bytes()
     assert imm.findtext("f:hash", namespaces=NS) == f"md5:{_md5(xml_bytes)}"
-    assert imm.findtext("f:version", namespaces=NS) == "2026112801"
+    assert imm.findtext("f:version", namespaces=NS) == "2026112802"
     assert imm.findtext("f:name", namespaces=NS) == "预防接种 (Vaccination visit)"
     assert (
         imm.findtext("f:downloadUrl", namespaces=NS)
@@ -130,7 +130,7 @@ def test_head_then_post_stores_one_canonical_document(server, users, built_forms
         "_id": UUID,
         "type": "submission",
         "form_id": "immunization",
-        "form_version": "2026112801",
+        "form_version": "2026112802",
         "instance_id": UUID,
         "county_code": COUNTY,
         "township_code": TOWNSHIP,

@@ -3,6 +3,8 @@ reason, and never reaches the submissions database."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -58,7 +60,7 @@ def _case(name: str, built_forms) -> tuple[bytes, int, str]:
             "unknown_form",
         ),
         "old_version": (
-            valid.replace(b'version="2026112801"', b'version="2025010101"'),
+            re.sub(rb'version="\d+"', b'version="2025010101"', valid, count=1),
             409,
             "unknown_version",
         ),
@@ -105,6 +107,15 @@ def test_hostile_submission_is_refused_and_kept(server, users, built_forms, name
     assert kept == xml[: 256 * 1024]
     # an oversize part is counted until the bound is passed, then skipped unread
     assert held[0]["size"] == len(xml) if status != 413 else held[0]["size"] > 2 * 1024 * 1024
+
+
+def test_an_earlier_accepted_version_is_stored_with_its_version(server, users, built_forms) -> None:
+    # tablets that have not fetched the children list's form still send 2026112801
+    earlier = re.sub(rb'version="\d+"', b'version="2026112801"', immunization(built_forms, UUID))
+    assert b'version="2026112801"' in earlier and b'version="2026112802"' not in earlier
+    assert Collect("worker").submit(earlier).status_code == 201
+    assert [(d["_id"], d["form_version"]) for d in _submissions()] == [(UUID, "2026112801")]
+    assert _held() == []
 
 
 def test_same_refused_bytes_twice_make_one_quarantine_document(server, users) -> None:

@@ -32,7 +32,8 @@ from openpyxl import load_workbook
 from forms import build as build_module
 from forms.build import XLSFORM_DIR, BuiltForm, FormBuildError, build_forms, forms_group
 from forms.contract import CONTRACTS, Field
-from forms.media import registry_media_csv
+from forms.media import doses_text, registry_media_csv
+from forms.schedule import load_schedule
 
 NS = {
     "h": "http://www.w3.org/1999/xhtml",
@@ -191,15 +192,22 @@ def contract_fields(predicate: Callable[[Field], bool] = lambda f: True) -> list
 
 def test_builds_the_three_forms_with_version_and_hash(out_dir: Path, built: dict) -> None:
     assert list(built) == list(FORM_IDS)
+    versions = {"newborn_visit": "2026112801"}  # the other two have the children list
     for form_id, form in built.items():
         assert form.xml_path == out_dir / f"{form_id}.xml"
-        assert form.version == "2026112801"
+        assert form.version == versions.get(form_id, "2026112802")
         assert form.md5 == hashlib.md5(form.xml_path.read_bytes()).hexdigest()  # noqa: S324
         assert form.hash == f"md5:{form.md5}"
-        assert form.media_paths == (
-            out_dir / f"{form_id}-media" / "counties.csv",
-            out_dir / f"{form_id}-media" / "townships.csv",
+        children = () if form_id == "newborn_visit" else ("children.csv",)
+        assert form.media_paths == tuple(
+            out_dir / f"{form_id}-media" / name
+            for name in (*children, "counties.csv", "townships.csv")
         )
+    # Built empty: the server makes each health worker's list when Collect asks.
+    children_csv = out_dir / "immunization-media" / "children.csv"
+    assert children_csv.read_bytes() == (
+        b"name,label,township,village,child_name,child_sex,child_dob,due,overdue,doses\n"
+    )
     assert (built["immunization"].title_zh, built["immunization"].title_en) == (
         "预防接种",
         "Vaccination visit",
@@ -305,7 +313,8 @@ def test_township_list_comes_from_media_filtered_by_county(xforms: dict[str, XFo
 
 def test_media_csvs_hold_exactly_the_registry_rows(built: dict[str, BuiltForm]) -> None:
     for form in built.values():
-        counties, townships = (path.read_bytes() for path in form.media_paths)
+        media = {path.name: path.read_bytes() for path in form.media_paths}
+        counties, townships = media["counties.csv"], media["townships.csv"]
         assert counties == COUNTIES_CSV.encode()
         assert townships == TOWNSHIPS_CSV.encode()
         assert not townships.startswith(b"\xef\xbb\xbf") and b"\r" not in townships
@@ -334,7 +343,7 @@ def test_building_twice_gives_identical_bytes(out_dir: Path, built: dict, tmp_pa
         cwd=Path(build_module.__file__).parents[1],
     )
     files = sorted(p.relative_to(out_dir) for p in out_dir.rglob("*") if p.is_file())
-    assert len(files) == 9
+    assert len(files) == 11  # 3 forms, 3 × 2 registry lists, 2 children lists
     for other in ("again", "seeded"):
         assert (
             sorted(
@@ -627,8 +636,10 @@ def test_broken_xlsform_fails_with_pyxform_message(
             id="missing-translation",
         ),
         pytest.param(
-            set_cell("survey", "aefi", "name", "child_name"),
-            "names used more than once: ['child_name']",
+            # pyxform itself refuses names the form refers to (child_name is filled from
+            # the children list); the build's own check catches the rest
+            set_cell("survey", "aefi", "name", "deviceid"),
+            "names used more than once: ['deviceid']",
             id="name-reused-in-another-group",
         ),
         pytest.param(
@@ -746,7 +757,7 @@ def test_cli_build_prints_each_form(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     lines = result.output.splitlines()
     assert [line.split("\t")[0] for line in lines] == list(FORM_IDS)
     md5 = hashlib.md5((tmp_path / "immunization.xml").read_bytes()).hexdigest()  # noqa: S324
-    assert lines[2].split("\t")[1:3] == ["version 2026112801", f"md5:{md5}"]
+    assert lines[2].split("\t")[1:3] == ["version 2026112802", f"md5:{md5}"]
 
 
 def test_cli_error_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -933,3 +944,14 @@ class XPath:
                 self._take()
         self._take()
         return self.functions[text](*args)
+
+
+def test_children_list_doses_text_names_each_dose() -> None:
+    schedule = load_schedule()
+    assert doses_text(schedule, "bcg hepb1", "hepb2", nutrition_overdue=True) == (
+        "逾期 overdue: 乙肝疫苗 第2剂 (hepb2)；应种 due: 卡介苗 (bcg)、乙肝疫苗 第1剂 (hepb1)；"
+        "营养包超过35天未领 (no pack for 35 days)"
+    )
+    assert doses_text(schedule, "", "", nutrition_overdue=False) == "无应种疫苗 (nothing due)"
+    with pytest.raises(KeyError):
+        doses_text(schedule, "measles9", "", nutrition_overdue=False)

@@ -114,13 +114,16 @@ def primary_instance(xform: Path) -> tuple[dict[str, str], list[str], set[str]]:
 def asked(form_id: str, fields: dict[str, str]) -> dict[str, bool]:
     """Whether each question with skip logic is asked (relevant), by path, decided here
     from the submitted answers as the form says: hepatitis B timing only when hepb1 is
-    ticked, feeding only for a child under 6 completed months on the vaccination day."""
+    ticked, feeding only for a child under 6 completed months on the vaccination day, the
+    children list's note only when a child was picked from it (generated visits never do)."""
+    picked = {} if form_id == "newborn_visit" else {"child/pick_note": False}
     if form_id != "immunization":
-        return {}
+        return picked
     dob, on = (
         np.array([fields[k]], dtype="datetime64[D]") for k in ("child_dob", "vaccination_date")
     )
     return {
+        **picked,
         "visit/hepb1_within_24h": "hepb1" in fields["doses_given"].split(),
         "visit/feeding_24h": int(completed_months(dob, on)[0]) < FEEDING_UNDER_MONTHS,
     }
