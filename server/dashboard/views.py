@@ -219,7 +219,7 @@ def quarantine_detail(request: HttpRequest, scope: Scope, doc_id: str) -> HttpRe
         {
             "nav": "quality",
             "item": presenters.quarantine_item(doc),
-            "raw_xml": doc.get("raw_xml", ""),
+            "raw_xml": doc.get("raw_xml", doc.get("raw_json", "")),
         },
     )
 

@@ -81,8 +81,10 @@ def quarantine_get(*, scope: Scope, doc_id: str) -> dict[str, Any] | None:
         return None
     if not scope.allows_record(doc.get("township_code"), doc.get("county_code")):
         raise PermissionError(doc_id)
-    raw = db.get_attachment(doc_id, "submission.xml") or b""
-    return {**_public(doc), "raw_xml": raw.decode("utf-8", errors="replace")}
+    # what arrived: Collect's XML, or the row as ODK Central served it
+    kind = "json" if doc.get("source") == "central" else "xml"
+    raw = db.get_attachment(doc_id, f"submission.{kind}") or b""
+    return {**_public(doc), f"raw_{kind}": raw.decode("utf-8", errors="replace")}
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from server.accounts.scope import Scope
 from server.core.audit import audit_event
 from server.core.ingest import get_ingestor
 from server.submissions.selectors import quarantine_get
+from sync.central.reprocess import is_central, reprocess_central
 from sync.ingest.store import Outcome
 
 
@@ -18,9 +19,14 @@ def quarantine_reprocess(
 
     Raises `PermissionError` outside the scope and `KeyError` when there is no such document.
     """
-    if quarantine_get(scope=scope, doc_id=doc_id) is None:
+    held = quarantine_get(scope=scope, doc_id=doc_id)
+    if held is None:
         raise KeyError(doc_id)
-    outcome = get_ingestor().reprocess(doc_id, allowed_townships=None)
+    ingestor = get_ingestor()
+    if is_central(held):  # the row as Central served it, through what a sync does
+        outcome = reprocess_central(ingestor, doc_id)
+    else:
+        outcome = ingestor.reprocess(doc_id, allowed_townships=None)
     audit_event(
         "submission.reprocessed",
         actor=scope.username,

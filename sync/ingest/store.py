@@ -486,10 +486,9 @@ class Ingestor:
         self, quarantine_id: str, *, allowed_townships: frozenset[str] | None = None
     ) -> Outcome:
         """Run a quarantined submission through ingestion again (after the registry or a
-        form was fixed). The quarantine document stays, marked with what became of it."""
-        held = self.quarantine_db.get(quarantine_id)
-        if held is None or held.get("type") != "quarantine":
-            raise KeyError(quarantine_id)
+        form was fixed). The quarantine document stays, marked with what became of it.
+        Rows from ODK Central go through `sync.central.reprocess` instead."""
+        held = self.held(quarantine_id)
         xml = self.quarantine_db.get_attachment(quarantine_id, "submission.xml") or b""
         attachments = tuple(
             Attachment(
@@ -516,8 +515,21 @@ class Ingestor:
             allowed_townships=allowed_townships,
             check_version=held.get("source") != "central",
         )
+        self.mark_reprocessed(held, outcome)
+        return outcome
+
+    def held(self, quarantine_id: str) -> dict[str, Any]:
+        """The quarantine document `quarantine_id`; `KeyError` when there is none."""
+        held = self.quarantine_db.get(quarantine_id)
+        if held is None or held.get("type") != "quarantine":
+            raise KeyError(quarantine_id)
+        return held
+
+    def mark_reprocessed(self, held: Mapping[str, Any], outcome: Outcome) -> None:
+        """Record on the quarantine document what re-processing made of it: the document
+        it became, or the reasons it is still refused."""
         now = utc_iso(datetime.now(UTC))
-        current = self.quarantine_db.get(quarantine_id) or held
+        current = self.quarantine_db.get(held["_id"]) or held
         if outcome.accepted:
             update = {"status": "reprocessed", "resolved_as": outcome.doc_id, "reprocessed_at": now}
         else:
@@ -527,4 +539,3 @@ class Ingestor:
                 "reprocessed_at": now,
             }
         self.quarantine_db.put({**current, **update})
-        return outcome

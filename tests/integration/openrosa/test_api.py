@@ -137,3 +137,54 @@ def test_quarantine_list_detail_and_reprocess(server, users, built_forms, settin
     held = cradle_db("quarantine").get(qid)
     assert (held["status"], held["resolved_as"]) == ("reprocessed", done["submission_id"])
     assert cradle_db("submissions").get(done["submission_id"])["township_code"] == "450123199"
+
+
+def test_a_quarantined_central_row_is_reprocessed_as_a_sync_would(
+    server, users, built_forms
+) -> None:
+    import json
+    import unittest.mock
+    from pathlib import Path
+
+    from server.core import places
+    from server.core.ingest import get_ingestor
+    from sync.central.upsert import FormTarget, Upserter
+
+    sample = Path(__file__).parents[2] / "unit" / "sync" / "data" / "central-odata-sample.json"
+    row = json.loads(sample.read_text(encoding="utf-8"))["value"][2]
+    row["location"]["township"] = "450123199"  # not (yet) in the registry
+    target = FormTarget("https://central.example.org", 5, "immunization", "immunization")
+    assert Upserter(get_ingestor(), target).write([row]).quarantined == 1
+
+    client = _client("sup")
+    [listed] = client.get("/api/quarantine/").json()["results"]
+    assert (listed["source"], listed["reasons"][0]["code"]) == ("central", "unknown_township")
+    detail = client.get(f"/api/quarantine/{listed['id']}").json()
+    assert json.loads(detail["raw_json"])["__id"] == row["__id"] and "raw_xml" not in detail
+
+    again = client.post(f"/api/quarantine/{listed['id']}/reprocess").json()
+    assert (again["accepted"], again["reasons"][0]["code"]) == (False, "unknown_township")
+    assert cradle_db("quarantine").get(listed["id"])["status"] == "open"
+
+    real = places.registry_places()
+    patched = type(real).from_pairs({**real.county_of_township, "450123199": "450123"})
+    with unittest.mock.patch("server.core.ingest.registry_places", return_value=patched):
+        done = client.post(f"/api/quarantine/{listed['id']}/reprocess").json()
+        # once more: the document is already there, as it was
+        twice = client.post(f"/api/quarantine/{listed['id']}/reprocess").json()
+    assert (twice["result"], twice["accepted"]) == ("unchanged", True)
+    assert done == {
+        "result": "created",
+        "accepted": True,
+        "submission_id": row["__id"],
+        "reasons": [],
+    }
+    held = cradle_db("quarantine").get(listed["id"])
+    assert (held["status"], held["resolved_as"]) == ("reprocessed", row["__id"])
+    doc = cradle_db("submissions").get(row["__id"])
+    assert (doc["township_code"], doc["source"], doc["instance_id"]) == (
+        "450123199",
+        "central",
+        row["meta"]["instanceID"],
+    )
+    assert (doc["central"]["server"], doc["central"]["project_id"]) == (target.server, 5)
