@@ -116,14 +116,24 @@ def checkpoint_id(server: str, project_id: int, form_id: str) -> str:
 
 
 class CheckpointStore:
-    """Checkpoints as documents in Cradle's `state` database."""
+    """Checkpoints as documents in Cradle's `state` database.
+
+    The store remembers each document it last read or wrote, so moving a checkpoint
+    after every batch is one PUT; a conflict (someone else wrote it) reads it again.
+    """
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._known: dict[str, dict[str, Any]] = {}
+
+    def _read(self, doc_id: str) -> dict[str, Any]:
+        doc = self.db.get(doc_id) or {"_id": doc_id}
+        self._known[doc_id] = doc
+        return doc
 
     def load(self, server: str, project_id: int, form_id: str) -> Checkpoint:
-        doc = self.db.get(checkpoint_id(server, project_id, form_id))
-        return Checkpoint(doc.get("since")) if doc else Checkpoint()
+        doc = self._read(checkpoint_id(server, project_id, form_id))
+        return Checkpoint(doc.get("since"))
 
     def save(
         self,
@@ -138,8 +148,8 @@ class CheckpointStore:
         """Store `state`, keeping the later of it and what is stored (a checkpoint never
         moves back, even if two writers race)."""
         doc_id = checkpoint_id(server, project_id, form_id)
+        current = self._known.get(doc_id) or self._read(doc_id)
         for _ in range(10):
-            current = self.db.get(doc_id) or {"_id": doc_id}
             merged = Checkpoint(_later(current.get("since"), state.since))
             if current.get("since") == merged.since and "_rev" in current:
                 return merged
@@ -154,8 +164,10 @@ class CheckpointStore:
                 "saved_at": saved_at,
             }
             try:
-                self.db.put(doc)
+                doc["_rev"] = self.db.put(doc)
             except CouchConflict:
+                current = self._read(doc_id)
                 continue
+            self._known[doc_id] = doc
             return merged
         raise CouchConflict("PUT", f"{self.db.name}/{doc_id}", 409, "conflict", "kept losing")

@@ -12,12 +12,14 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from pyodk._utils.session import Adapter
 from pyodk.client import Client
@@ -61,6 +63,9 @@ class CentralClient:
         self.timeout = timeout
         self._sleep = sleep
         self._client: Client | None = None
+        # One request at a time: a sync reads the next slice on one thread while another
+        # may fetch attachments, and pyodk's session (its token) is not made for sharing.
+        self._lock = threading.Lock()
         self.requests_made = 0
         self.retried = 0
 
@@ -178,6 +183,34 @@ class CentralClient:
             seen.add(link)
             page = self.follow(form_id, link)
 
+    def boundary(
+        self, form_id: str, *, filter: str | None, skip: int, count: bool = False
+    ) -> tuple[str | None, int | None]:
+        """The `submissionDate` of the row `skip` rows into a filtered feed read oldest
+        first (None past its end) and, with `count`, how many rows the feed holds."""
+        params = {
+            "$orderby": "__system/submissionDate asc",
+            "$skip": str(skip),
+            "$top": "1",
+            "$select": "__id,__system",
+        }
+        if filter:
+            params["$filter"] = filter
+        if count:
+            params["$count"] = "true"
+        path = self._session.urlformat(
+            "projects/{pid}/forms/{fid}.svc/Submissions", pid=self.source.project_id, fid=form_id
+        )
+        page = self._request(
+            f"form {form_id!r} submissions (slice)",
+            path,
+            lambda: self._session.get(path, params=params, timeout=self.timeout),
+        )
+        rows = page.get("value") or []
+        total = page.get("@odata.count")
+        found = rows[0]["__system"].get("submissionDate") if rows else None
+        return found, total if isinstance(total, int) else None
+
     def latest(self, form_id: str, field: str, *, deleted: bool = False) -> str | None:
         """The newest value of a `__system` time field, by `$orderby ... desc` and `$top=1`."""
         params = {
@@ -240,6 +273,16 @@ class CentralClient:
         read: Callable[[requests.Response], Any] | None = None,
     ) -> Any:
         """Send with retries; the parsed JSON (or `(read(response), content type)`)."""
+        with self._lock:
+            return self._send(what, path, send, read)
+
+    def _send(
+        self,
+        what: str,
+        path: str,
+        send: Callable[[], Any],
+        read: Callable[[requests.Response], Any] | None,
+    ) -> Any:
         relogged = False
         last = "no answer"
         attempts = self.retries + 1
@@ -267,7 +310,7 @@ class CentralClient:
                 try:
                     if read is not None:
                         return read(response), response.headers.get("Content-Type")
-                    return response.json()
+                    return orjson.loads(response.content)
                 except (ValueError, requests.RequestException) as e:
                     last = f"unreadable answer ({type(e).__name__})"
                     self._wait(what, attempt, attempts, last, None)

@@ -160,12 +160,15 @@ def acquire(
     *,
     ttl: float = DEFAULT_TTL,
     clock: Callable[[], float] = time.time,
+    on_take_over: Callable[[dict[str, Any]], None] | None = None,
 ) -> Lease:
     """Take the lock of source `name` for `owner` (a run id), or raise `SourceBusy`.
 
     The lock is free when it has no owner, its lease expired, its holder's process on
     this host is gone, or `owner` already holds it (a run taking over the lock that the
-    API took on its behalf).
+    API took on its behalf). `on_take_over(previous)` runs before the lock changes hands
+    from a run that died holding it: were it to run after, a run killed in between would
+    leave the dead holder's run record unclosed for good.
     """
     doc_id = lock_id(name)
     current = db.get(doc_id)
@@ -176,6 +179,9 @@ def acquire(
             f"(pid {current.get('pid')} on {current.get('host')}, lease until "
             f"{current.get('expires_at')})"
         )
+    held_before = current if current and current.get("owner") not in (None, owner) else None
+    if held_before is not None and on_take_over is not None:
+        on_take_over(held_before)
     lease = Lease(db, name, owner, ttl, rev=(current or {}).get("_rev", ""), clock=clock)
     doc = lease._doc(now + ttl)
     if current is None:
@@ -184,7 +190,6 @@ def acquire(
         lease.rev = db.put(doc)
     except CouchConflict as e:
         raise SourceBusy(f"source {name!r} was just locked by another run") from e
-    held_before = current if current and current.get("owner") not in (None, owner) else None
     lease.previous = held_before
     return lease
 

@@ -1,35 +1,29 @@
 """One sync run: for each form of a source, read the window of changed rows from Central,
 write it oldest first in batches, and move the checkpoint after each durable batch.
 
-Why the whole window is read before anything is written: Central serves rows newest
-first and its `@odata.nextLink` pages backwards in time, while a checkpoint may only move
-past rows that are written. So the window's pages are read to the end (kept in a
-temporary file, not in memory), then replayed oldest first. Paging is by Central's
-`$skiptoken` (keyed on the last row), so rows arriving during the run cannot shift pages;
-they are newer than the run's high-water mark and the next run reads them. A killed run
-repeats its download; its writes are idempotent and the documents it wrote count as
-unchanged the next time.
+Central serves rows newest first while a checkpoint may only move past rows that are
+written, so the window is read in time slices, oldest slice first (see `window`), and
+each slice is replayed oldest first. Reading the next slice, judging the next batch and
+writing the current one overlap, on three threads; writes and checkpoint moves stay in
+order on one of them. Rows arriving during the run are newer than the run's high-water
+mark and the next run reads them. A killed run repeats the part of its window after its
+checkpoint; its writes are idempotent and the documents it wrote count as unchanged.
 """
 
 from __future__ import annotations
 
-import heapq
 import logging
-import tempfile
 import time
-from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
-from typing import IO, Any
-
-import orjson
+from typing import Any
 
 from sync import audit
 from sync.central.checkpoint import (
     Batch,
     CheckpointStore,
-    deleted_filter,
-    live_filter,
     next_checkpoint,
     parse_time,
     window_start,
@@ -38,12 +32,16 @@ from sync.central.client import CentralClient
 from sync.central.config import Source
 from sync.central.lock import DEFAULT_TTL, acquire
 from sync.central.runs import RunRecorder, fail_run, mark_abandoned, new_run_id, now_iso
-from sync.central.upsert import AttachmentSource, Counts, FormTarget, Upserter
+from sync.central.upsert import AttachmentSource, Counts, FormTarget, Prepared, Upserter
+from sync.central.window import read_window, submitted
 from sync.couch import Database
 from sync.errors import SourceBusy, SyncError
 from sync.ingest.store import Ingestor
 
 log = logging.getLogger(__name__)
+
+# Rows per slice of the window, in pages: the first writes wait for one slice to be read.
+SLICE_PAGES = 5
 
 
 @dataclass
@@ -65,58 +63,6 @@ def _ignore(progress: Progress, counts: Counts) -> None:
     pass
 
 
-class Spool:
-    """Rows kept in a temporary file while a window is paged, read back newest-last."""
-
-    def __init__(self, *, keep_ids: bool = False) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="cradle-central-")
-        self._starts = array("q")
-        self._end = 0
-        self._keep_ids = keep_ids
-        self.ids: set[str] = set()  # the rows' `__id`s, when asked to keep them
-
-    def __len__(self) -> int:
-        return len(self._starts)
-
-    def append(self, row: Mapping[str, Any]) -> None:
-        data = orjson.dumps(row)
-        self._starts.append(self._end)
-        self._file.write(data)
-        self._end += len(data)
-        if self._keep_ids:
-            self.ids.add(str(row.get("__id")))
-
-    def reversed(self) -> Iterator[dict[str, Any]]:
-        """Rows in the opposite order to how they were appended."""
-        self._file.flush()
-        end = self._end
-        for start in reversed(self._starts):
-            self._file.seek(start)
-            yield orjson.loads(self._file.read(end - start))
-            end = start
-
-    def close(self) -> None:
-        self._file.close()
-
-    def __enter__(self) -> Spool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def submitted(row: Mapping[str, Any]) -> str:
-    return str((row.get("__system") or {}).get("submissionDate") or "")
-
-
-def oldest_first(deleted: Spool, live: Spool) -> Iterator[dict[str, Any]]:
-    """Both feeds (each newest first as Central served them) merged oldest first by
-    `submissionDate`. A row deleted while the run paged may be in both: the deleted one
-    is the later state, so the live copy is dropped."""
-    live_rows = (r for r in live.reversed() if str(r.get("__id")) not in deleted.ids)
-    return heapq.merge(deleted.reversed(), live_rows, key=submitted)
-
-
 def high_water(central: CentralClient, form_id: str) -> str | None:
     """The latest change Central reports for the form: creation, update or deletion."""
     values = [
@@ -126,6 +72,53 @@ def high_water(central: CentralClient, form_id: str) -> str | None:
     ]
     present = [v for v in values if v]
     return max(present, key=parse_time) if present else None
+
+
+class Writer:
+    """Commits judged batches on one background thread, in order and one at a time, so
+    that the next batch is judged while this one is written. `landed` hears of each
+    commit on the caller's thread, when the caller hands over the next batch."""
+
+    def __init__(
+        self,
+        commit: Callable[[Prepared | None, bool], Counts],
+        landed: Callable[[Counts], None],
+    ) -> None:
+        self._commit = commit
+        self._landed = landed
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="cradle-couch-write")
+        self._pending: Future[Counts] | None = None
+
+    def submit(self, prepared: Prepared | None, *, final: bool = False) -> None:
+        """Wait for the batch in flight (raising its error), then start this one."""
+        self.wait()
+        self._pending = self._pool.submit(self._commit, prepared, final)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._landed(pending.result())
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            if exc_type is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True)  # a batch in flight completes, checkpoint and all
+
+
+def batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def pull_form(
@@ -142,7 +135,12 @@ def pull_form(
     run_id: str | None = None,
 ) -> Counts:
     """Bring one form up to date; `counts` (the run's running total) is updated in place.
-    `guard()` is called before every durable write (it raises when the lease was lost)."""
+    `guard()` is called before every durable write (it raises when the lease was lost).
+
+    Three things overlap: the next slice of the window is read from Central, the next
+    batch is judged, and the current batch is written. Writes stay in order, one at a
+    time, and the checkpoint moves after each, so it only ever passes written rows.
+    """
     key = (source.server, source.project_id, central_form)
     state = checkpoints.load(*key)
     start = window_start(state, source.overlap_seconds)
@@ -150,43 +148,46 @@ def pull_form(
     progress.form, progress.fetched, progress.written, progress.total = central_form, 0, 0, None
     progress.phase = "fetching"
     form_counts = Counts()
-    with Spool(keep_ids=True) as deleted, Spool() as live:
-        totals: list[int] = []
-        for spool, expr in ((deleted, deleted_filter(start)), (live, live_filter(start))):
-            first = True
-            for page in central.pages(central_form, filter=expr, top=source.page_size):
-                if first and isinstance(page.get("@odata.count"), int):
-                    totals.append(page["@odata.count"])
-                    progress.total = sum(totals) if len(totals) == 2 else None
-                first = False
-                for row in page.get("value") or []:
-                    spool.append(row)
-                progress.fetched += len(page.get("value") or [])
-                on_progress(progress, counts)
-        progress.total = len(deleted) + len(live)
-        progress.phase = "writing"
-        batch: list[dict[str, Any]] = []
+    live_total: list[int] = []
 
-        def flush(final: bool) -> None:
-            nonlocal state
-            guard()
-            if batch:
-                done = upserter.write(batch)
-                form_counts.add(done)
-                counts.add(done)
-                progress.written += len(batch)
-            last = submitted(batch[-1]) if batch else None
-            state = next_checkpoint(state, Batch(last, high, final))
-            guard()
-            checkpoints.save(*key, state, run_id=run_id, saved_at=now_iso())
-            batch.clear()
-            on_progress(progress, counts)
+    def fetched(n: int) -> None:  # on the reading thread
+        progress.fetched += n
+        if live_total:
+            progress.total = max(live_total[0], progress.fetched)
 
-        for row in oldest_first(deleted, live):
-            batch.append(row)
-            if len(batch) >= source.batch_size:
-                flush(final=False)
-        flush(final=True)
+    def commit(prepared: Prepared | None, final: bool) -> Counts:  # on the writing thread
+        nonlocal state
+        guard()
+        done = upserter.commit(prepared) if prepared is not None else Counts()
+        last = submitted(prepared.rows[-1]) if prepared is not None else None
+        state = next_checkpoint(state, Batch(last, high, final))
+        guard()
+        checkpoints.save(*key, state, run_id=run_id, saved_at=now_iso())
+        return done
+
+    def landed(done: Counts) -> None:
+        form_counts.add(done)
+        counts.add(done)
+        progress.written += done.fetched
+        on_progress(progress, counts)
+
+    rows = read_window(
+        central,
+        central_form,
+        start,
+        page_size=source.page_size,
+        slice_rows=source.page_size * SLICE_PAGES,
+        on_rows=fetched,
+        on_total=live_total.append,
+    )
+    with closing(rows), Writer(commit, landed) as writer:
+        on_progress(progress, counts)
+        for batch in batches(rows, source.batch_size):
+            prepared = upserter.prepare(batch)
+            progress.phase = "writing"
+            writer.submit(prepared)
+        writer.submit(None, final=True)
+    progress.total = progress.fetched
     progress.phase = "done"
     on_progress(progress, counts)
     log.info("%s/%s: %s, checkpoint %s", source.name, central_form, form_counts.as_dict(), state)
@@ -263,8 +264,12 @@ def run_sync(
     """
     began = time.monotonic()
     rid = run_id or new_run_id()
+
+    def close_dead_run(previous: dict[str, Any]) -> None:
+        mark_abandoned(state_db, previous["owner"])
+
     try:
-        lease = acquire(state_db, source.name, rid, ttl=lock_ttl)
+        lease = acquire(state_db, source.name, rid, ttl=lock_ttl, on_take_over=close_dead_run)
     except SourceBusy as e:
         if run_id:  # a record the API created for this run: it ends here
             fail_run(state_db, run_id, str(e))
@@ -276,8 +281,6 @@ def run_sync(
         raise
     counts = Counts()
     try:
-        if lease.previous and lease.previous.get("owner"):
-            mark_abandoned(state_db, lease.previous["owner"])
         lease.start_renewing(on_renew=recorder.save)
 
         def report(progress: Progress, running: Counts) -> None:

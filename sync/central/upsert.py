@@ -250,6 +250,14 @@ def decide(existing: Mapping[str, Any] | None, cand: Mapping[str, Any]) -> tuple
     return outcome, merged
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of rows and what each asks for, judged but not yet written."""
+
+    rows: Sequence[Mapping[str, Any]]
+    built: list[Built]
+
+
 class Upserter:
     """Writes batches of Central rows of one form through the ingestion core."""
 
@@ -274,7 +282,16 @@ class Upserter:
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> Counts:
         """Write a batch durably (documents and quarantine) and say what each row did."""
-        built = [build(row, self.target, self.ingestor) for row in rows]
+        return self.commit(self.prepare(rows))
+
+    def prepare(self, rows: Sequence[Mapping[str, Any]]) -> Prepared:
+        """Judge a batch without touching CouchDB (CPU only), so that a sync can judge
+        the next batch while the previous one is being written."""
+        return Prepared(rows, [build(row, self.target, self.ingestor) for row in rows])
+
+    def commit(self, prepared: Prepared) -> Counts:
+        """Write a judged batch durably (documents and quarantine); what each row did."""
+        rows, built = prepared.rows, prepared.built
         self._write_quarantine([b.quarantine for b in built if b.quarantine is not None])
         outcomes: list[str] = ["quarantined" if b.doc is None else "" for b in built]
         todo = [i for i, b in enumerate(built) if b.doc is not None]

@@ -4,6 +4,7 @@ CouchDB-compatible server: full and incremental syncs, paging, faults, failures.
 from __future__ import annotations
 
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ import pytest
 from sync.audit import entries
 from sync.central.checkpoint import CheckpointStore
 from sync.central.client import CentralClient
-from sync.central.pull import run_sync
+from sync.central.pull import run_sync, sync_source
 from sync.central.runs import get_run, list_runs
+from sync.couch import CouchClient
 from sync.errors import CentralUnavailable
 from tests.support.central_sync import (
     COUNTY,
@@ -23,6 +25,8 @@ from tests.support.central_sync import (
     CradleDbs,
     child_id,
     contents,
+    drop_dbs,
+    make_dbs,
 )
 
 pytest_plugins = ["tests.support.central_sync"]
@@ -248,6 +252,78 @@ def test_paging_reads_every_row_once_across_pages(world: CentralWorld, dbs: Crad
     assert len(next_pages) == 2  # pages 2 and 3, through @odata.nextLink
     assert all(r.query["$top"] == "1000" for r in next_pages)
     assert all(r.status == 200 for r in feed)
+
+
+def rows_at_steps(world: CentralWorld, n: int, step: timedelta) -> list[str]:
+    made = []
+    for _ in range(n):
+        world.clock += step
+        made += world.bulk(1, spacing_ms=0)
+    return made
+
+
+def test_slices_read_every_row_once_even_rows_on_their_bounds(
+    world: CentralWorld, dbs: CradleDbs
+) -> None:
+    """page_size 5 makes slices of 25 rows. More rows than a slice share one instant;
+    then rows come 0.4 ms apart (Central shows milliseconds, so a bound may fall inside
+    one); then 1 ms apart (bounds fall exactly on rows)."""
+    ids = world.bulk(30, spacing_ms=0)
+    ids += rows_at_steps(world, 40, timedelta(microseconds=400))
+    ids += rows_at_steps(world, 40, timedelta(milliseconds=1))
+    world.double.clear_requests()
+
+    result = sync(world, dbs, page_size=5, batch_size=7)
+
+    assert counts(result)["fetched"] == counts(result)["new"] == 110
+    assert sorted(contents(dbs.submissions)) == sorted(ids)
+    probes = [r for r in world.double.requests if "$orderby" in r.query and "$skip" in r.query]
+    assert len(probes) >= 4  # the window was read in several slices
+    latest = max(d["central"]["submission_date"] for d in contents(dbs.submissions).values())
+    assert checkpoint(world, dbs) == latest
+
+    again = sync(world, dbs, page_size=5, batch_size=7)
+    assert counts(again)["fetched"] == counts(again)["unchanged"]
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("guards", [7, 8], ids=["before-a-write", "before-its-checkpoint"])
+def test_a_run_stopped_mid_window_resumes_to_the_same_documents(
+    world: CentralWorld, dbs: CradleDbs, couch: CouchClient, guards: int
+) -> None:
+    """The run stops (as a lost lease stops it) at the `guards`-th check: before batch 4
+    is written, or after batch 4 is written but before its checkpoint. Every row before
+    the checkpoint is written, the checkpoint never passes an unwritten row, and a
+    second run leaves CouchDB as one uninterrupted run does."""
+    world.bulk(60, spacing_ms=3)
+    source = world.source(page_size=5, batch_size=6, backoff_seconds=0.01)
+    calls = 0
+
+    def guard() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == guards:
+            raise Crash
+
+    with CentralClient(source) as central, pytest.raises(Crash):
+        sync_source(central, source, dbs.ingestor(world.forms_dir), CheckpointStore(dbs.state),
+                    guard=guard)  # fmt: skip
+
+    written = sorted(contents(dbs.submissions))
+    assert written == sorted(world.ids[: 6 * (4 if guards == 8 else 3)])
+    mark = checkpoint(world, dbs)
+    assert mark == contents(dbs.submissions)[world.ids[17]]["central"]["submission_date"]
+
+    sync(world, dbs, page_size=5, batch_size=6)
+    reference = make_dbs(couch)
+    try:
+        sync(world, reference, page_size=5, batch_size=6)
+        assert contents(dbs.submissions) == contents(reference.submissions)
+    finally:
+        drop_dbs(reference)
 
 
 def test_429_500_and_dropped_connections_are_survived(world: CentralWorld, dbs: CradleDbs) -> None:

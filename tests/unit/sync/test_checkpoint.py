@@ -18,7 +18,7 @@ from sync.central.checkpoint import (
     parse_time,
     window_start,
 )
-from sync.central.pull import Spool, oldest_first, submitted
+from sync.central.window import Spool, oldest_first, submitted
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
