@@ -168,10 +168,16 @@ class CentralClient:
         )
 
     def pages(
-        self, form_id: str, *, filter: str | None, top: int, count: bool = True
+        self,
+        form_id: str,
+        *,
+        filter: str | None,
+        top: int,
+        count: bool = True,
+        select: str | None = None,
     ) -> Iterator[JSON]:
         """Every page of a filtered feed, newest first, following `@odata.nextLink` to the end."""
-        page = self.first_page(form_id, filter=filter, top=top, count=count)
+        page = self.first_page(form_id, filter=filter, top=top, count=count, select=select)
         seen: set[str] = set()
         while True:
             yield page
@@ -232,6 +238,26 @@ class CentralClient:
         return rows[0]["__system"].get(field) if rows else None
 
     # -- attachments -----------------------------------------------------------------------------
+
+    def row(self, form_id: str, instance_id: str) -> JSON | None:
+        """The OData row of one live submission (`Submissions('<instanceID>')`), or None
+        when Central has no live submission with that id (deleted or purged)."""
+        path = self._session.urlformat(
+            "projects/{pid}/forms/{fid}.svc/Submissions('{iid}')",
+            pid=self.source.project_id,
+            fid=form_id,
+            iid=instance_id,
+        )
+        try:
+            page = self._request(
+                f"submission {instance_id}",
+                path,
+                lambda: self._session.get(path, timeout=self.timeout),
+            )
+        except CentralNotFound:
+            return None
+        rows = page.get("value") or []
+        return rows[0] if rows else None
 
     def attachment_names(self, form_id: str, instance_id: str) -> list[str]:
         """Names of the attachments Central holds for the submission's current version."""

@@ -31,6 +31,7 @@ from sync.central.checkpoint import (
 from sync.central.client import CentralClient
 from sync.central.config import Source
 from sync.central.lock import DEFAULT_TTL, acquire
+from sync.central.restores import bring_back_restored
 from sync.central.runs import RunRecorder, fail_run, mark_abandoned, new_run_id, now_iso
 from sync.central.upsert import AttachmentSource, Counts, FormTarget, Prepared, Upserter
 from sync.central.window import read_window, submitted
@@ -187,6 +188,11 @@ def pull_form(
             progress.phase = "writing"
             writer.submit(prepared)
         writer.submit(None, final=True)
+    restored = bring_back_restored(
+        central, upserter, checkpoints.db, key, page_size=source.page_size, guard=guard
+    )
+    form_counts.add(restored)
+    counts.add(restored)
     progress.total = progress.fetched
     progress.phase = "done"
     on_progress(progress, counts)

@@ -239,6 +239,49 @@ def test_incremental_sync_sees_new_edited_reviewed_and_deleted(
     assert [r["status"] for r in list_runs(dbs.state)] == ["succeeded"] * 3
 
 
+def test_a_submission_restored_in_central_counts_again(world: CentralWorld, dbs: CradleDbs) -> None:
+    kept, gone, flipped = world.submit(3)
+    world.delete(gone)
+    world.delete(flipped)
+    sync(world, dbs)
+    assert [contents(dbs.submissions)[i]["deleted"] for i in (kept, gone, flipped)] == [
+        False,
+        True,
+        True,
+    ]
+    before = contents(dbs.submissions)[gone]
+
+    # Restored in Central (deletedAt cleared, nothing else): the window may not see it.
+    world.tick(10)
+    world.double.restore(world.project_id, world.form_id, gone)
+    world.double.restore(world.project_id, world.form_id, flipped)
+    world.delete(flipped)  # ... and deleted again before Cradle looked: still deleted
+    result = sync(world, dbs)
+
+    # `flipped` is in the window (deleted again, later); `gone` is brought back by key
+    assert counts(result) == {
+        "fetched": 2,
+        "new": 0,
+        "updated": 2,
+        "unchanged": 0,
+        "quarantined": 0,
+        "deleted": 0,
+        "review_changes": 0,
+    }
+    docs = contents(dbs.submissions)
+    assert (docs[gone]["deleted"], docs[gone]["central"]["deleted_at"]) == (False, None)
+    assert docs[gone]["data"] == before["data"] and docs[gone]["history"] == []
+    assert docs[flipped]["deleted"] is True
+    assert docs[flipped]["central"]["deleted_at"] == "2026-11-28T10:00:16.000Z"
+    trail = entries(dbs.db("audit"))
+    updated = [e["detail"]["ids"] for e in trail if e["action"] == "submission.updated"]
+    assert sorted(updated) == sorted([[flipped], [gone]])
+
+    again = sync(world, dbs)  # nothing left to bring back
+    assert counts(again)["updated"] == 0
+    assert contents(dbs.submissions) == docs
+
+
 def test_paging_reads_every_row_once_across_pages(world: CentralWorld, dbs: CradleDbs) -> None:
     ids = world.bulk(2500)
     world.double.clear_requests()
