@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -38,7 +39,34 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose domain subcommands are imported only when named, so that
+    `cradle sync central` does not pay for pandas and pyxform at every start."""
+
+    #: name -> "module:attribute" of the click command
+    LAZY = {
+        "coverage": "analytics.cli:coverage_command",
+        "demo": "forms.synthetic:demo_group",
+        "forms": "forms.build:forms_group",
+        "registry": "forms.registry:registry_group",
+        "users": "server.accounts.cli:users_group",
+        "sync": "sync.central.cli:sync_group",
+        "replicate": "sync.central.cli:replicate_group",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.LAZY:
+            return super().get_command(ctx, name)
+        module, attribute = self.LAZY[name].split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), self.LAZY[name]
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="cradle")
 def cli() -> None:
     """Cradle: field data backend for newborn visits, nutrition packs and immunization.
@@ -168,26 +196,6 @@ def manage(args: tuple[str, ...]) -> None:
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["cradle manage", *args])
-
-
-def _add_domain_groups() -> None:
-    from analytics.cli import coverage_command
-    from forms.build import forms_group
-    from forms.registry import registry_group
-    from forms.synthetic import demo_group
-    from server.accounts.cli import users_group
-    from sync.central.cli import replicate_group, sync_group
-
-    cli.add_command(coverage_command)
-    cli.add_command(demo_group)
-    cli.add_command(forms_group)
-    cli.add_command(registry_group)
-    cli.add_command(users_group)
-    cli.add_command(sync_group)
-    cli.add_command(replicate_group)
-
-
-_add_domain_groups()
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ def cradle_argv(*args: str) -> list[str]:
     when the `cradle` command has these groups, else this package's own entry point."""
     from cradle.cli import cli
 
-    if "sync" in cli.commands:
+    if "sync" in cli.list_commands(click.Context(cli)):
         return [sys.executable, "-m", "cradle", *args]
     return [sys.executable, "-m", "sync.central", *args]
 
