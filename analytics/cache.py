@@ -31,7 +31,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,12 +182,15 @@ class ColumnarCache:
                 self._write_manifest(manifest)
             self._remove_orphans(manifest)
             since = manifest["last_seq"]
-            pending: list[pd.DataFrame] = []
+            schema = self.spec.schema
+            # Pages wait as Arrow tables: a fraction of the memory of object-dtype frames.
+            pending: list[pa.Table] = []
             buffered = read = written = 0
             total: int | None = None
             for page in db.iter_changes(since=since, batch=batch, include_docs=True):
                 if page.results:
-                    pending.append(self.spec.flatten(page.results))
+                    frame = self.spec.flatten(page.results)
+                    pending.append(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
                     buffered += len(page.results)
                     read += len(page.results)
                 if total is None and page.pending is not None:
@@ -204,34 +207,39 @@ class ColumnarCache:
             if progress is not None:
                 progress(read, read)  # done: the total is now known, whatever the server said
             compacted = self._maybe_compact(manifest, force=full and written > 1)
+            _release_arrow_memory()
         return RefreshStats(read, full, written, compacted, time.monotonic() - started)
 
     def _append(
-        self, manifest: dict[str, Any], frames: list[pd.DataFrame], last_seq: Any
+        self, manifest: dict[str, Any], tables: list[pa.Table], last_seq: Any
     ) -> dict[str, Any]:
         segments = list(manifest["segments"])
         generation = int(manifest.get("generation", 0)) + 1
-        if frames:
-            frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-            frame = frame.drop_duplicates(C.DOC_ID, keep="last")
-            segments.append(self._write_segment(frame, generation))
+        if tables:
+            table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+            latest = _last_copies(table[C.DOC_ID])
+            if not latest.all():  # a document changed again while the feed was read
+                table = table.filter(pa.array(latest))
+            segments.append(self._write_segment([table], generation))
         updated = {**manifest, "segments": segments, "last_seq": last_seq, "generation": generation}
         self._write_manifest(updated)
         return updated
 
-    def _write_segment(self, frame: pd.DataFrame, generation: int) -> dict[str, Any]:
-        table = pa.Table.from_pandas(frame, schema=self.spec.schema, preserve_index=False)
-        return self._write_table(table, generation)
-
-    def _write_table(self, table: pa.Table, generation: int) -> dict[str, Any]:
+    def _write_segment(self, parts: Iterable[pa.Table], generation: int) -> dict[str, Any]:
+        """One segment file from `parts` in order, each written as it comes (then dropped)."""
+        schema = self.spec.schema
         name = f"{self.spec.name}-{generation:08d}-{secrets.token_hex(4)}.parquet"
         final = self.directory / name
         temporary = self.directory / f".{name}.tmp"
-        pq.write_table(table.cast(self.spec.schema), temporary, compression="zstd")
+        rows = gone = 0
+        with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+            for part in parts:
+                writer.write_table(part.cast(schema))
+                rows += part.num_rows
+                gone += pc.sum(part[C.TOMBSTONE].cast(pa.int64())).as_py() or 0
         _fsync(temporary)
         os.replace(temporary, final)
-        gone = pc.sum(table[C.TOMBSTONE].cast(pa.int64())).as_py() or 0
-        return {"file": name, "rows": table.num_rows, "live": table.num_rows - gone}
+        return {"file": name, "rows": rows, "live": rows - gone}
 
     def _write_manifest(self, manifest: dict[str, Any]) -> None:
         temporary = self.manifest_path.with_name(f".{self.manifest_path.name}.tmp")
@@ -248,10 +256,10 @@ class ColumnarCache:
         changed = sum(s["rows"] for s in segments[1:])
         if not force and len(segments) <= MAX_SEGMENTS and changed <= COMPACT_SHARE * max(base, 1):
             return False
-        # Columnar all the way: a million rows never become Python objects here.
-        table = _current(self._read_tables(segments, dictionary=list(self.spec.categorical)))
+        # Columnar all the way, one segment in memory at a time: a million rows never become
+        # Python objects here, nor one table.
         generation = int(manifest["generation"]) + 1
-        segment = self._write_table(table, generation)
+        segment = self._write_segment(self._current(segments, dictionary=None), generation)
         self._write_manifest({**manifest, "segments": [segment], "generation": generation})
         for old in segments:
             (self.directory / old["file"]).unlink(missing_ok=True)
@@ -292,35 +300,67 @@ class ColumnarCache:
                 hit = _memo.get(key)
             if hit is not None and hit[0] == generation:
                 return hit[1]
-            table = _current(
-                self._read_tables(
+            parts = list(
+                self._current(
                     manifest["segments"], dictionary=list(self.spec.categorical), columns=wanted
                 )
             )
+            table = pa.concat_tables(parts, promote_options="permissive")
+            del parts  # the table's buffers may then be released column by column
             frame = table.to_pandas(split_blocks=True, self_destruct=True)
+            del table
+            _release_arrow_memory()
         with _memo_lock:
             _memo[key] = (generation, frame)
         return frame
 
-    def _read_tables(
+    def _current(
         self,
         segments: Sequence[Mapping[str, Any]],
         *,
         dictionary: list[str] | None,
         columns: list[str] | None = None,
-    ) -> list[pa.Table]:
+    ) -> Iterator[pa.Table]:
+        """Each document's last row, tombstones dropped, segment by segment in order.
+
+        Which rows stay is decided from the id and tombstone columns first, so that only one
+        whole segment is in memory at a time besides the rows already kept.
+        """
         if not segments:
             empty = pa.Table.from_pandas(self.spec.empty(), schema=self.spec.schema)
-            return [empty.select(columns) if columns else empty]
+            yield empty.select(columns) if columns else empty
+            return
+        keys = [C.TOMBSTONE] if len(segments) == 1 else [C.DOC_ID, C.TOMBSTONE]
+        marks = pa.concat_tables([self._read_segment(s, columns=keys) for s in segments])
+        keep = ~marks[C.TOMBSTONE].to_numpy()
+        if len(segments) > 1:  # within a segment, ids are unique
+            keep &= _last_copies(marks[C.DOC_ID])
+        del marks
+        start = 0
+        for segment in segments:
+            part = self._read_segment(segment, columns=columns, dictionary=dictionary)
+            kept = keep[start : start + part.num_rows]
+            start += part.num_rows
+            if not kept.all():
+                schema, arrays = part.schema, part.columns
+                del part  # from here on the list holds the only reference to each column
+                _filter_each(arrays, kept)
+                part = pa.Table.from_arrays(arrays, schema=schema)
+            yield part
+
+    def _read_segment(
+        self,
+        segment: Mapping[str, Any],
+        *,
+        columns: list[str] | None,
+        dictionary: list[str] | None = None,
+    ) -> pa.Table:
         if dictionary is not None and columns is not None:
             dictionary = [c for c in dictionary if c in columns]
         try:
-            return [
-                pq.read_table(
-                    self.directory / s["file"], columns=columns, read_dictionary=dictionary
-                )
-                for s in segments
-            ]
+            return pq.read_table(
+                self.directory / segment["file"], columns=columns, read_dictionary=dictionary
+            )
         except (OSError, pa.ArrowException) as e:
             raise AnalyticsError(
                 f"{self.directory}: unreadable analytics cache ({e}); rebuild it with "
@@ -339,22 +379,31 @@ class ColumnarCache:
                 _memo.pop(key, None)
 
 
-def _current(tables: list[pa.Table]) -> pa.Table:
-    """Segments in order → each document's last row, tombstones dropped (in Arrow)."""
-    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    if len(tables) > 1:
-        rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
-        last = (
-            table.select([C.DOC_ID])
-            .append_column("_row", rows)
-            .group_by(C.DOC_ID, use_threads=False)
-            .aggregate([("_row", "max")])["_row_max"]
-        )
-        if len(last) < table.num_rows:
-            table = table.take(pa.array(np.sort(last.to_numpy())))
-    if pc.any(table[C.TOMBSTONE]).as_py():
-        table = table.filter(pc.invert(table[C.TOMBSTONE]))
-    return table
+def _last_copies(ids: pa.ChunkedArray) -> np.ndarray:
+    """True at each id's last occurrence (a later row of a document overrides an earlier)."""
+    rows = pa.array(np.arange(len(ids), dtype=np.int64))
+    last = (
+        pa.table({C.DOC_ID: ids, "_row": rows})
+        .group_by(C.DOC_ID, use_threads=False)
+        .aggregate([("_row", "max")])["_row_max"]
+    )
+    latest = np.zeros(len(ids), dtype=bool)
+    latest[last.to_numpy()] = True
+    return latest
+
+
+def _filter_each(columns: list[pa.ChunkedArray], keep: np.ndarray) -> None:
+    """Replace each column by its rows at `keep`, one at a time: each original is released
+    as soon as its copy exists, so a filtered segment never needs twice its memory."""
+    mask = pa.array(keep)
+    for i in range(len(columns)):
+        columns[i] = columns[i].filter(mask)
+
+
+def _release_arrow_memory() -> None:
+    """Hand the pages Arrow's allocator keeps for reuse back to the system: what follows is
+    pandas and NumPy, which allocate elsewhere, so kept pages would only add to the peak."""
+    pa.default_memory_pool().release_unused()
 
 
 def _fsync(path: Path) -> None:

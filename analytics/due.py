@@ -93,31 +93,20 @@ def dose_status(
     known = children.loc[children[C.DOB].notna(), [C.CHILD_ID, C.DOB]]
     n, k = len(known), len(schedule.doses)
     ids = np.repeat(known[C.CHILD_ID].to_numpy(dtype=object), k)
-    dob = pd.Series(np.repeat(as_datetime64(known[C.DOB]), k))
-    months = np.tile(np.array([d.due_months for d in schedule.doses], dtype=np.int64), n)
     codes = np.tile(np.array(schedule.codes, dtype=object), n)
-    due = add_months(dob, months).to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    # Child-major like `ids`: one column of due dates per dose, over the children only.
+    dob = pd.Series(as_datetime64(known[C.DOB]))
+    due = np.empty((n, k), dtype="datetime64[ns]")
+    for j, dose in enumerate(schedule.doses):
+        due[:, j] = add_months(dob, dose.due_months).to_numpy(dtype="datetime64[ns]")
+    due = due.ravel().astype("datetime64[D]")
     window_end = due + np.timedelta64(schedule.windows.grace_days, "D")
 
-    dated = as_datetime64(doses[C.EVENT_DATE]).astype("datetime64[D]")
-    given = pd.DataFrame(
-        {
-            C.CHILD_ID: doses[C.CHILD_ID].astype(object).to_numpy(),
-            DOSE: doses[C.DOSE].astype(object).to_numpy(),
-            DONE_DATE: dated,
-        }
-    )
-    given = given.loc[given[DONE_DATE].notna() & (given[DONE_DATE] <= day)]
-    first = given.groupby([C.CHILD_ID, DOSE], sort=False)[DONE_DATE].min()
-    done_date = (
-        pd.MultiIndex.from_arrays([ids, codes]).map(first).to_numpy(dtype="datetime64[ns]")
-        if len(first) and n
-        else np.full(n * k, np.datetime64("NaT"), dtype="datetime64[ns]")
-    )
+    done_date = _first_given(known[C.CHILD_ID], doses, schedule.codes, day)
     done = ~np.isnat(done_date)
-    status = np.where(
-        done, DONE, np.where(day < due, NOT_YET, np.where(day <= window_end, DUE, OVERDUE))
-    ).astype(object)
+    # Positions in one array of the four labels: no string is made per row.
+    labels = np.array([DONE, NOT_YET, DUE, OVERDUE], dtype=object)
+    status = labels[np.where(done, 0, np.where(day < due, 1, np.where(day <= window_end, 2, 3)))]
     return pd.DataFrame(
         {
             C.CHILD_ID: ids,
@@ -129,6 +118,31 @@ def dose_status(
             DONE_DATE: done_date,
         }
     )
+
+
+def _first_given(
+    ids: pd.Series, doses: pd.DataFrame, codes: tuple[str, ...], day: np.datetime64
+) -> np.ndarray:
+    """Per child of `ids` × dose of `codes` (child-major): the first date that dose was
+    given on or before `day`, NaT when never. Children and doses are matched by integer
+    codes, so that a million doses need no per-row Python objects."""
+    n, k = len(ids), len(codes)
+    never = np.iinfo(np.int64).max
+    slot_of = {code: i for i, code in reversed(list(enumerate(codes)))}  # first slot wins
+    slots = np.array([slot_of[code] for code in codes], dtype=np.int64)
+    child, _ = pd.factorize(
+        np.concatenate([ids.to_numpy(dtype=object), doses[C.CHILD_ID].to_numpy(dtype=object)])
+    )
+    own, theirs = child[:n], child[n:]
+    slot = doses[C.DOSE].astype(object).map(slot_of).to_numpy(dtype=float)
+    dated = as_datetime64(doses[C.EVENT_DATE]).astype("datetime64[D]")
+    ok = (theirs >= 0) & ~np.isnan(slot) & ~np.isnat(dated) & (dated <= day)
+    first = np.full((max(int(child.max(initial=-1)) + 1, 1), k), never, dtype=np.int64)
+    np.minimum.at(first, (theirs[ok], slot[ok].astype(np.int64)), dated[ok].view(np.int64))
+    days = first[np.maximum(own, 0)][:, slots]
+    days[own < 0] = never
+    days[days == never] = np.iinfo(np.int64).min  # NaT
+    return days.ravel().view("datetime64[D]").astype("datetime64[ns]")
 
 
 def nutrition_overdue(

@@ -95,9 +95,11 @@ def prepare_records(
         list(submissions.columns) if columns is None else list(dict.fromkeys([*REQUIRED, *columns]))
     )
     names = [n for n in names if n in submissions and n != C.EVENT_DATE]
-    records = submissions[names].take(rows[order]).reset_index(drop=True)
-    records[C.EVENT_DATE] = event[order]
-    return records
+    picked = rows[order]
+    # Column by column, without consolidating: the records are the one copy made here.
+    kept = {name: submissions[name].array.take(picked) for name in names}
+    kept[C.EVENT_DATE] = event[order]
+    return pd.DataFrame(kept, copy=False)
 
 
 def instants_ns(values: pd.Series) -> np.ndarray:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from analytics import columns as C
@@ -116,13 +117,22 @@ def _with_overdue(
 ) -> pd.DataFrame:
     """Fill `overdue_children`: children with at least one overdue dose at the period's end,
     per township, summed for the counties and the programme (the work behind the rate)."""
-    from analytics.due import due_children, overdue_per_township
+    from analytics.due import N_OVERDUE, OVERDUE, STATUS, dose_status, overdue_per_township
     from forms.schedule import load_schedule
 
     doses = prepared.doses
     if doses is None:
         doses = pd.DataFrame({C.CHILD_ID: [], C.EVENT_DATE: pd.to_datetime([]), C.DOSE: []})
-    work = due_children(children, prepared.records, doses, on=period.end, schedule=load_schedule())
+    # Only whether a child has an overdue dose: the dose status, without the rest of each
+    # child's work list (`due_children`), which the coverage table does not show.
+    status = dose_status(children, doses, on=period.end, schedule=load_schedule())
+    late = status.loc[(status[STATUS] == OVERDUE).to_numpy(), C.CHILD_ID].unique()
+    work = pd.DataFrame(
+        {
+            C.TOWNSHIP: children[C.TOWNSHIP].to_numpy(),
+            N_OVERDUE: children[C.CHILD_ID].isin(late).to_numpy(dtype=np.int64),
+        }
+    )
     per_town = overdue_per_township(work).set_index(C.TOWNSHIP)[C.OVERDUE_CHILDREN]
     county_of = children.drop_duplicates(C.TOWNSHIP).set_index(C.TOWNSHIP)[C.COUNTY]
     per_county = per_town.groupby(per_town.index.map(county_of)).sum()

@@ -55,7 +55,18 @@ def growth_exponent(sizes: Sequence[float], costs: Sequence[float]) -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB.
+
+    On Linux this is the process's own high-water mark (`VmHWM`): `ru_maxrss` of a child
+    started by `subprocess` also counts its parent's peak, inherited through exec.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -59,10 +59,16 @@ def _load(n: int, prefix: str, work: Path, forms_dir: Path) -> None:
 def _touch_one_percent(prefix: str, seed: int = 7) -> int:
     """1% of documents: a third new (copies under new ids), a third edited, a third deleted."""
     db = couch_from_env().db(db_name(prefix, "submissions"))
-    # key-ordered paging: Mango's skip-paging on PouchDB Server is quadratic at 1M
-    docs = [r["doc"] for r in db.iter_all_docs(batch=5000) if r["doc"].get("type") == "submission"]
+    # Key-ordered paging (Mango's skip-paging on PouchDB Server is quadratic at 1M), ids only:
+    # only the documents picked are fetched, not a million into this process.
+    ids = [r["id"] for r in db.iter_all_docs(batch=10_000, include_docs=False)]
+    ids = [i for i in ids if not i.startswith("_design/")]
     rng = random.Random(seed)
-    picked = rng.sample(docs, max(3, len(docs) // 100))
+    chosen = rng.sample(ids, max(3, len(ids) // 100))
+    found: dict[str, dict] = {}
+    for start in range(0, len(chosen), 2000):
+        found.update(db.bulk_get(chosen[start : start + 2000]))
+    picked = [found[i] for i in chosen if found.get(i, {}).get("type") == "submission"]
     third = len(picked) // 3
     new = [
         {

@@ -7,7 +7,9 @@ import copy
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from analytics import cache as cache_module
 from analytics import columns as C
 from analytics.cache import MAX_SEGMENTS, SUBMISSIONS, ColumnarCache
 from analytics.flatten import flatten_quarantine, flatten_submissions
@@ -156,3 +158,57 @@ def test_many_small_refreshes_are_compacted(
     assert sorted(p.name for p in cache_root.glob("submissions-*.parquet")) == sorted(
         s["file"] for s in manifest["segments"]
     )
+
+
+def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(C.DOC_ID).reset_index(drop=True)
+
+
+def test_a_cold_load_in_many_segments_reads_the_same_rows(
+    couch: CouchClient,
+    loaded: tuple[str, list[dict], list[dict]],
+    cache_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prefix, docs, _ = loaded
+    db = couch.db(db_name(prefix, "submissions"))
+    whole = ColumnarCache(cache_root / "whole", SUBMISSIONS)
+    assert whole.refresh(db).segments_written == 1
+    monkeypatch.setattr(cache_module, "SEGMENT_ROWS", 250)
+    split = ColumnarCache(cache_root / "split", SUBMISSIONS)
+    stats = split.refresh(db, batch=100)
+    assert stats.segments_written > 1 and stats.compacted
+    manifest = split.manifest()
+    assert manifest is not None and len(manifest["segments"]) == 1
+    assert manifest["segments"][0]["rows"] == len(docs)
+    pd.testing.assert_frame_equal(split.read(), whole.read())
+
+
+def test_compaction_keeps_the_last_version_and_drops_deleted_documents(
+    couch: CouchClient,
+    loaded: tuple[str, list[dict], list[dict]],
+    cache_root: Path,
+) -> None:
+    prefix, docs, _ = loaded
+    db = couch.db(db_name(prefix, "submissions"))
+    cache = ColumnarCache(cache_root, SUBMISSIONS)
+    cache.refresh(db)
+    current = db.bulk_get([d["_id"] for d in docs[:30]])
+    ids = list(current)
+    for round_ in range(MAX_SEGMENTS):  # a segment per round: the last one compacts
+        edited = {**current[ids[round_]], "edits": 5 + round_, "review_state": "edited"}
+        gone = current[ids[10 + round_]]
+        assert all(r.ok for r in db.bulk_docs([edited]))
+        db.delete_doc(gone["_id"], gone["_rev"])
+        stats = cache.refresh(db)
+    assert stats.compacted
+    manifest = cache.manifest()
+    assert manifest is not None and len(manifest["segments"]) == 1
+    frame = by_id(cache.read())
+    assert len(frame) == len(docs) - MAX_SEGMENTS
+    edits = frame.set_index(C.DOC_ID)[C.EDITS]
+    assert [int(edits[i]) for i in ids[:MAX_SEGMENTS]] == list(range(5, 5 + MAX_SEGMENTS))
+    assert not set(ids[10 : 10 + MAX_SEGMENTS]) & set(frame[C.DOC_ID])
+    fresh = ColumnarCache(cache_root / "fresh", SUBMISSIONS)
+    fresh.refresh(db)
+    pd.testing.assert_frame_equal(frame, by_id(fresh.read()), check_categorical=False)

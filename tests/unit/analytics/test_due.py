@@ -80,6 +80,26 @@ def test_done_with_its_first_date_only_when_recorded_on_or_before_d() -> None:
     assert list(rows.index) == list(SCHEDULE.codes)
 
 
+def test_doses_count_for_their_own_child_only() -> None:
+    given = pd.DataFrame(
+        {
+            C.CHILD_ID: ["A", "B", "B", "Z", None],
+            C.EVENT_DATE: pd.to_datetime(
+                ["2026-07-20", "2026-07-10", None, "2026-07-01", "2026-07-01"]
+            ),
+            C.DOSE: ["hepb3", "bcg", "hepb3", "hepb3", "hepb3"],
+        }
+    ).astype({C.DOSE: "category"})
+    two = kids(A="2026-01-15", B="2026-01-15")
+    table = D.dose_status(two, given, on="2026-08-20", schedule=SCHEDULE)
+    done = table.loc[table[D.STATUS] == D.DONE]
+    assert list(zip(done[C.CHILD_ID], done[D.DOSE], done[D.DONE_DATE], strict=True)) == [
+        ("A", "hepb3", pd.Timestamp("2026-07-20")),
+        ("B", "bcg", pd.Timestamp("2026-07-10")),
+    ]  # B's undated hepb3, and doses of children not asked about, count for no one
+    assert len(table) == 2 * len(SCHEDULE.codes)
+
+
 def test_a_child_without_date_of_birth_has_no_status() -> None:
     children = pd.DataFrame({C.CHILD_ID: ["K", "X"], C.DOB: pd.to_datetime(["2026-01-15", None])})
     table = D.dose_status(children, no_doses(), on="2026-02-01", schedule=SCHEDULE)
