@@ -204,14 +204,7 @@ class CentralClient:
             params["$filter"] = filter
         if count:
             params["$count"] = "true"
-        path = self._session.urlformat(
-            "projects/{pid}/forms/{fid}.svc/Submissions", pid=self.source.project_id, fid=form_id
-        )
-        page = self._request(
-            f"form {form_id!r} submissions (slice)",
-            path,
-            lambda: self._session.get(path, params=params, timeout=self.timeout),
-        )
+        page = self._feed(form_id, f"form {form_id!r} submissions (slice)", params)
         rows = page.get("value") or []
         total = page.get("@odata.count")
         found = rows[0]["__system"].get("submissionDate") if rows else None
@@ -226,18 +219,18 @@ class CentralClient:
         }
         if deleted:
             params["$filter"] = "__system/deletedAt ne null"
+        rows = self._feed(form_id, f"form {form_id!r} latest {field}", params).get("value") or []
+        return rows[0]["__system"].get(field) if rows else None
+
+    def _feed(self, form_id: str, what: str, params: dict[str, str]) -> JSON:
+        """One page of the form's OData feed with these query options, asked directly
+        (pyodk's `get_table` has no `$orderby`)."""
         path = self._session.urlformat(
             "projects/{pid}/forms/{fid}.svc/Submissions", pid=self.source.project_id, fid=form_id
         )
-        page = self._request(
-            f"form {form_id!r} latest {field}",
-            path,
-            lambda: self._session.get(path, params=params, timeout=self.timeout),
+        return self._request(
+            what, path, lambda: self._session.get(path, params=params, timeout=self.timeout)
         )
-        rows = page.get("value") or []
-        return rows[0]["__system"].get(field) if rows else None
-
-    # -- attachments -----------------------------------------------------------------------------
 
     def row(self, form_id: str, instance_id: str) -> JSON | None:
         """The OData row of one live submission (`Submissions('<instanceID>')`), or None
@@ -258,6 +251,8 @@ class CentralClient:
             return None
         rows = page.get("value") or []
         return rows[0] if rows else None
+
+    # -- attachments -----------------------------------------------------------------------------
 
     def attachment_names(self, form_id: str, instance_id: str) -> list[str]:
         """Names of the attachments Central holds for the submission's current version."""
