@@ -29,17 +29,8 @@ def audit_event(
 ) -> str:
     """Record one event; `buffered` for the high-volume ones (one per submission)."""
     address = request.META.get("REMOTE_ADDR") if request is not None else None
-    if buffered:
-        return _buffer.add(
-            cradle_db("audit"),
-            action=action,
-            actor=actor,
-            source=source,
-            target=target,
-            address=address,
-            detail=detail,
-        )
-    return audit.record(
+    write = _buffer.add if buffered else audit.record
+    return write(
         cradle_db("audit"),
         action=action,
         actor=actor,

@@ -120,15 +120,9 @@ class CoverageView(_CoverageBase):
 
             return _attachment(Response(to_csv(report.table)), f"{stem}.csv")
         if fmt == "xlsx":
-            from analytics.outputs.xlsx import to_xlsx
+            from analytics.outputs import render
 
-            body = to_xlsx(
-                period=report.period,
-                table=report.table,
-                quality=report.quality,
-                indicators=report.indicators,
-                config=report.config,
-            )
+            [body] = render(report, "xlsx").values()
             return _attachment(Response(body), f"{stem}.xlsx")
         from analytics.outputs.tables import report_json
 

@@ -66,14 +66,18 @@ class CoverageRow:
         return self.met is False
 
 
+def _place(r: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Code, Chinese and English name of a table row's township, county or total."""
+    if r[C.LEVEL] == "township":
+        return r[C.TOWNSHIP], r[C.TOWNSHIP_NAME_ZH], r[C.TOWNSHIP_NAME_EN]
+    if r[C.LEVEL] == "county":
+        return r[C.COUNTY], r[C.COUNTY_NAME_ZH], r[C.COUNTY_NAME_EN]
+    return "", "合计", "Total"
+
+
 def _row(r: dict[str, Any]) -> CoverageRow:
     level = r[C.LEVEL]
-    if level == "township":
-        code, zh, en = r[C.TOWNSHIP], r[C.TOWNSHIP_NAME_ZH], r[C.TOWNSHIP_NAME_EN]
-    elif level == "county":
-        code, zh, en = r[C.COUNTY], r[C.COUNTY_NAME_ZH], r[C.COUNTY_NAME_EN]
-    else:
-        code, zh, en = "", "合计", "Total"
+    code, zh, en = _place(r)
     return CoverageRow(
         level=level,
         code=str(code or ""),
@@ -233,12 +237,7 @@ def reason_messages(code: str) -> tuple[str, str]:
 
 def _quality_row(r: dict[str, Any]) -> QualityRow:
     level = r[C.LEVEL]
-    if level == "township":
-        code, zh, en = r[C.TOWNSHIP], r[C.TOWNSHIP_NAME_ZH], r[C.TOWNSHIP_NAME_EN]
-    elif level == "county":
-        code, zh, en = r[C.COUNTY], r[C.COUNTY_NAME_ZH], r[C.COUNTY_NAME_EN]
-    else:
-        code, zh, en = "", "合计", "Total"
+    code, zh, en = _place(r)
     reasons = {
         k.removeprefix(Q.REJECTED_PREFIX): int(v)
         for k, v in r.items()
