@@ -80,12 +80,9 @@ def config_path(path: str | Path | None = None) -> Path:
 def load_sources(path: str | Path | None = None) -> list[Source]:
     """Every configured source, checked; a `CentralError` names the first problem."""
     file = config_path(path)
-    try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise CentralError(f"{file}: the Central sources file does not exist") from e
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise CentralError(f"{file}: cannot read the Central sources file: {e}") from e
+    data = _read_toml(
+        file, f"{file}: the Central sources file", f"{file}: cannot read the Central sources file"
+    )
     entries = data.get("source")
     if not isinstance(entries, list) or not entries:
         raise CentralError(f"{file}: no [[source]] entries")
@@ -165,12 +162,9 @@ def _positive(entry: dict, key: str, default: Any, where: str, kind: type) -> An
 
 def _read_pyodk(path: Path, where: str) -> tuple[str, str]:
     """The server and user from pyodk's own file (pyodk reads the password itself)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise CentralError(f"{where}: pyodk config {path} does not exist") from e
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise CentralError(f"{where}: cannot read pyodk config {path}: {e}") from e
+    data = _read_toml(
+        path, f"{where}: pyodk config {path}", f"{where}: cannot read pyodk config {path}"
+    )
     central = data.get("central")
     if not isinstance(central, dict):
         raise CentralError(f"{where}: pyodk config {path} has no [central] table")
@@ -178,3 +172,14 @@ def _read_pyodk(path: Path, where: str) -> tuple[str, str]:
         if not isinstance(central.get(key), str) or not central[key]:
             raise CentralError(f"{where}: pyodk config {path} needs [central] {key}")
     return central["base_url"], central["username"]
+
+
+def _read_toml(path: Path, missing: str, unreadable: str) -> dict[str, Any]:
+    """A TOML file's tables; a `CentralError` saying `missing` (+ "does not exist") or
+    `unreadable` (+ the parser's reason)."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise CentralError(f"{missing} does not exist") from e
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise CentralError(f"{unreadable}: {e}") from e
