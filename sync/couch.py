@@ -519,6 +519,39 @@ class Database:
             body["ddoc"] = ddoc
         return self.client.request("POST", f"{self.path}/_index", json=body)
 
+    def view(
+        self,
+        ddoc: str,
+        name: str,
+        *,
+        key: Any = None,
+        keys: Sequence[Any] | None = None,
+        start_key: Any = None,
+        end_key: Any = None,
+        limit: int | None = None,
+        reduce: bool = False,
+        group_level: int | None = None,
+        include_docs: bool = False,
+        descending: bool = False,
+    ) -> list[JSON]:
+        """Rows of a view, by `key`, `keys` or a key range (`_design/<ddoc>/_view/<name>`)."""
+        params: dict[str, Any] = {
+            "reduce": reduce,
+            "limit": limit,
+            "include_docs": include_docs or None,
+            "descending": descending or None,
+            "group_level": group_level,
+        }
+        for param, value in (("key", key), ("start_key", start_key), ("end_key", end_key)):
+            if value is not None:
+                params[param] = orjson.dumps(value).decode()
+        path = f"{self.path}/_design/{quote(ddoc, safe='')}/_view/{quote(name, safe='')}"
+        if keys is not None:
+            return self.client.request("POST", path, json={"keys": list(keys)}, params=params)[
+                "rows"
+            ]
+        return self.client.request("GET", path, params=params)["rows"]
+
     def indexes(self) -> list[JSON]:
         return self.client.request("GET", f"{self.path}/_index")["indexes"]
 

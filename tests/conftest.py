@@ -65,6 +65,7 @@ def cradle_couch(couch: CouchClient, settings, tmp_path: Path) -> Iterator[str]:
     """Point the Django server at its own set of Cradle databases (and its own data
     folder, where the analytics cache lives) for one test."""
     from server.core.couch import reset_couch
+    from server.core.local import reset_local_states
     from sync.schema import DATABASES, db_name, ensure_schema
 
     prefix = unique_name("cradle") + "_"
@@ -77,12 +78,14 @@ def cradle_couch(couch: CouchClient, settings, tmp_path: Path) -> Iterator[str]:
     }
     settings.DATA_DIR = tmp_path / "data"
     reset_couch()
+    reset_local_states()
     ensure_schema(couch, prefix)
     yield prefix
     from server.core.audit import flush_audit
 
     flush_audit()  # buffered audit entries belong to this test's databases
     reset_couch()
+    reset_local_states()
     for spec in DATABASES:
         couch.db(db_name(prefix, spec.key)).delete()
 
