@@ -444,9 +444,16 @@ class Database:
         limit: int | None = None,
         skip: int | None = None,
         inclusive_end: bool = True,
+        descending: bool = False,
     ) -> list[JSON]:
-        """Rows of `_all_docs`; by `keys` (POST) or by key range."""
-        params: dict[str, Any] = {"include_docs": include_docs, "limit": limit, "skip": skip}
+        """Rows of `_all_docs`; by `keys` (POST) or by key range (`descending`: from
+        `start_key` down to `end_key`)."""
+        params: dict[str, Any] = {
+            "include_docs": include_docs,
+            "limit": limit,
+            "skip": skip,
+            "descending": descending or None,
+        }
         if keys is not None:
             body = {"keys": list(keys)}
             return self.client.request("POST", f"{self.path}/_all_docs", json=body, params=params)[

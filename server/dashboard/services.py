@@ -35,7 +35,7 @@ class SyncRefused(Exception):
 def sync_start(*, scope: Scope, source: str) -> str:
     """Start a run of `source` through the sync service (a detached process); its id."""
     try:
-        record = syncs.sync_start(source_name=source, username=scope.username)
+        record = syncs.sync_start(scope=scope, source_name=source)
     except ApplicationError as error:
         raise SyncRefused(error.message, error.status_code) from error
     return record["id"]

@@ -256,12 +256,12 @@ def _sync_context(scope: Scope, run_id: str | None) -> dict[str, Any]:
         "count_keys": presenters.COUNT_KEYS,
     }
     try:
-        context["sources"] = syncs.source_list()
+        context["sources"] = syncs.source_list(scope=scope)
     except ApplicationError as error:
         context["config_error"] = error.message
-    context["runs"] = [presenters.sync_run(r) for r in syncs.sync_run_list(limit=20)]
+    context["runs"] = [presenters.sync_run(r) for r in syncs.sync_run_list(scope=scope, limit=20)]
     if run_id:
-        record = syncs.sync_run_get(run_id=run_id[:80])
+        record = syncs.sync_run_get(scope=scope, run_id=run_id[:80])
         context["run"] = presenters.sync_run(record) if record else None
     else:
         context["run"] = next((r for r in context["runs"] if r.running), None)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from server.accounts.scope import Scope
 from server.core.couch import cradle_db
 from server.core.errors import ApplicationError
 from sync.central import runs
@@ -31,8 +32,16 @@ log = logging.getLogger(__name__)
 START_LEASE_SECONDS = 60.0
 
 
-def source_list() -> list[Source]:
-    """The configured Central sources; none when the integration is not configured."""
+def may_run(scope: Scope, source: Source) -> bool:
+    """Whether `scope` may see and start `source`: the whole province sees every source;
+    anyone else only sources whose counties are all in their area (a source without
+    counties serves the whole province)."""
+    if scope.townships is None:
+        return True
+    return bool(source.counties) and source.counties <= scope.counties
+
+
+def _configured_sources() -> list[Source]:
     if not configured():
         return []
     try:
@@ -41,19 +50,29 @@ def source_list() -> list[Source]:
         raise ApplicationError(str(e), code="central_config", status_code=500) from e
 
 
-def _source(name: str) -> Source:
-    sources = source_list()
+def source_list(*, scope: Scope) -> list[Source]:
+    """The configured Central sources `scope` may run (none when not configured)."""
+    return [s for s in _configured_sources() if may_run(scope, s)]
+
+
+def _source(name: str, scope: Scope) -> Source:
+    sources = _configured_sources()
     if not sources:
         raise ApplicationError("No ODK Central sources are configured.", code="not_configured")
+    # a source outside the area is answered exactly as an unknown one
     try:
-        return find_source(sources, name)
-    except CentralError as e:
-        raise ApplicationError(str(e), code="unknown_source") from e
+        return find_source(source_list(scope=scope), name)
+    except CentralError:
+        known = ", ".join(s.name for s in source_list(scope=scope)) or "none in your area"
+        raise ApplicationError(
+            f"no Central source named {name!r} (yours: {known})", code="unknown_source"
+        ) from None
 
 
-def sync_start(*, source_name: str, username: str) -> dict[str, Any]:
-    """Start a run of one source; 409 when that source is already syncing."""
-    source = _source(source_name)
+def sync_start(*, scope: Scope, source_name: str) -> dict[str, Any]:
+    """Start a run of one source `scope` may run; 409 when that source is already syncing."""
+    source = _source(source_name, scope)
+    username = scope.username
     state = cradle_db("state")
     run_id = runs.new_run_id()
     try:
@@ -106,12 +125,26 @@ def _spawn(source: Source, run_id: str) -> None:
     log.info("started sync run %s of %s (pid %d)", run_id, source.name, process.pid)
 
 
-def sync_run_get(*, run_id: str) -> dict[str, Any] | None:
+def sync_run_get(*, scope: Scope, run_id: str) -> dict[str, Any] | None:
+    """The run, or None when missing or of a source `scope` may not run (the same answer)."""
     record = runs.get_run(cradle_db("state"), run_id)
-    return runs.effective(record) if record else None
+    if record is None or not _run_visible(scope, record):
+        return None
+    return runs.effective(record)
 
 
-def sync_run_list(*, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    return [
-        runs.effective(r) for r in runs.list_runs(cradle_db("state"), source=source, limit=limit)
-    ]
+def _run_visible(scope: Scope, record: dict[str, Any]) -> bool:
+    if scope.townships is None:
+        return True
+    return record.get("source") in {s.name for s in source_list(scope=scope)}
+
+
+def sync_run_list(
+    *, scope: Scope, source: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The latest runs of the sources `scope` may run, newest first."""
+    names = None if scope.townships is None else {s.name for s in source_list(scope=scope)}
+    if source is not None:
+        names = {source} if names is None or source in names else set()
+    found = runs.list_runs(cradle_db("state"), sources=names, limit=limit)
+    return [runs.effective(r) for r in found]

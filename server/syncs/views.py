@@ -1,6 +1,8 @@
 """REST API for ODK Central sync runs: start one, follow it, list past runs and sources.
 
-Supervisors and admins only (`Scope.can_sync`).
+Supervisors and admins only (`Scope.can_sync`), and only for the sources of their area:
+a supervisor sees and starts a source whose counties are all theirs; other runs and
+sources answer as if they did not exist.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class SourceSerializer(serializers.Serializer):
     server = serializers.CharField()
     project_id = serializers.IntegerField()
     forms = serializers.DictField(child=serializers.CharField())
+    counties = serializers.ListField(child=serializers.CharField())
 
 
 class SourceListSerializer(serializers.Serializer):
@@ -87,11 +90,13 @@ class SyncListView(APIView):
         responses={200: RunListSerializer},
     )
     def get(self, request: Request) -> Response:
-        _scope(request)
+        scope = _scope(request)
         query = RunQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         results = sync_run_list(
-            source=query.validated_data.get("source"), limit=query.validated_data["limit"]
+            scope=scope,
+            source=query.validated_data.get("source"),
+            limit=query.validated_data["limit"],
         )
         return Response({"results": [_run(r) for r in results]})
 
@@ -100,15 +105,15 @@ class SyncListView(APIView):
         scope = _scope(request)
         body = StartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        record = sync_start(source_name=body.validated_data["source"], username=scope.username)
+        record = sync_start(scope=scope, source_name=body.validated_data["source"])
         return Response(_run(record), status=status.HTTP_202_ACCEPTED)
 
 
 class SyncDetailView(APIView):
     @extend_schema(responses={200: RunSerializer})
     def get(self, request: Request, run_id: str) -> Response:
-        _scope(request)
-        record = sync_run_get(run_id=run_id) if _RUN_ID.fullmatch(run_id) else None
+        scope = _scope(request)
+        record = sync_run_get(scope=scope, run_id=run_id) if _RUN_ID.fullmatch(run_id) else None
         if record is None:
             raise NotFound("No such sync run.")
         return Response(_run(record))
@@ -117,5 +122,5 @@ class SyncDetailView(APIView):
 class SourceListView(APIView):
     @extend_schema(responses={200: SourceListSerializer})
     def get(self, request: Request) -> Response:
-        _scope(request)
-        return Response({"results": [s.describe() for s in source_list()]})
+        scope = _scope(request)
+        return Response({"results": [s.describe() for s in source_list(scope=scope)]})

@@ -5,6 +5,7 @@
 name = "guangxi"                     # what `cradle sync central --source` names
 pyodk_config = "pyodk_config.toml"   # pyodk's own file: [central] base_url, username, password
 project_id = 5
+counties = ["450123", "450124"]      # the counties it serves: supervisors of them may run it
 # optional: pyodk_cache = "...", page_size = 1000, batch_size = 500, overlap_seconds = 1.0,
 #           retries = 6, backoff_seconds = 0.5
 [source.forms]
@@ -12,7 +13,9 @@ immunization = "immunization"        # Central xmlFormId = Cradle form id
 ```
 
 Relative paths are read from the folder of this file. Credentials stay in pyodk's file;
-this one only says what to pull and where it goes.
+this one only says what to pull and where it goes. `counties` says whose data the project
+holds: a supervisor sees and starts a source only when all its counties are in their area;
+a source without `counties` serves the whole province and only admins run it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sync.errors import CentralError
 
 ENV_VAR = "CRADLE_CENTRAL_CONFIG"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_COUNTY = re.compile(r"^\d{6}$")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Source:
     overlap_seconds: float = 1.0
     retries: int = 6  # per request, for connection errors, 429 and 5xx
     backoff_seconds: float = 0.5  # first wait; doubles each retry (Retry-After wins)
+    counties: frozenset[str] = frozenset()  # whose data it holds; empty: the whole province
 
     @property
     def server(self) -> str:
@@ -61,6 +66,7 @@ class Source:
             "server": self.server,
             "project_id": self.project_id,
             "forms": dict(self.forms),
+            "counties": sorted(self.counties),
         }
 
 
@@ -122,6 +128,11 @@ def _source(file: Path, index: int, entry: Any) -> Source:
                 f"{where}: form {central_id!r} maps to {cradle_id!r}, "
                 f"not one of {', '.join(CONTRACTS)}"
             )
+    counties = entry.get("counties", [])
+    if not isinstance(counties, list) or not all(
+        isinstance(c, str) and _COUNTY.match(c) for c in counties
+    ):
+        raise CentralError(f"{where}: `counties` must be a list of 6-digit county codes")
     pyodk_config = _path(file, entry.get("pyodk_config"), where, "pyodk_config")
     base_url, username = _read_pyodk(pyodk_config, where)
     cache = entry.get("pyodk_cache")
@@ -143,6 +154,7 @@ def _source(file: Path, index: int, entry: Any) -> Source:
         overlap_seconds=_positive(entry, "overlap_seconds", 1.0, where, float),
         retries=_positive(entry, "retries", 6, where, int),
         backoff_seconds=_positive(entry, "backoff_seconds", 0.5, where, float),
+        counties=frozenset(counties),
     )
 
 

@@ -13,8 +13,7 @@ import secrets
 import socket
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,14 +85,46 @@ def get_run(db: Database, run_id: str) -> dict[str, Any] | None:
     return doc if doc and doc.get("type") == "sync_run" else None
 
 
-def list_runs(db: Database, *, source: str | None = None, limit: int = 50) -> list[dict]:
-    """The latest runs, newest first (ids sort by start time)."""
-    kept: deque[dict] = deque(maxlen=limit)
-    for row in db.iter_all_docs(start_key=_PREFIX, end_key=_PREFIX + "\ufff0"):
-        doc = row.get("doc")
-        if doc and doc.get("type") == "sync_run" and (source is None or doc["source"] == source):
-            kept.append(doc)
-    return list(reversed(kept))
+def list_runs(
+    db: Database,
+    *,
+    source: str | None = None,
+    sources: Collection[str] | None = None,
+    limit: int = 50,
+    page: int = 200,
+) -> list[dict]:
+    """The latest runs, newest first (ids sort by start time), of `source` or of any of
+    `sources` (all when both are None). Read backwards by key, a page at a time, so the
+    cost follows `limit` and not the number of runs ever recorded."""
+    wanted = {source} if source is not None else (set(sources) if sources is not None else None)
+    if wanted is not None and not wanted:
+        return []
+    kept: list[dict] = []
+    start = _PREFIX + "\ufff0"
+    first = True
+    while len(kept) < limit:
+        rows = db.all_docs(
+            start_key=start,
+            end_key=_PREFIX,
+            include_docs=True,
+            limit=page + (0 if first else 1),
+            descending=True,
+        )
+        fresh = rows if first else rows[1:]  # a later page starts at the last row read
+        for row in fresh:
+            doc = row.get("doc")
+            if (
+                doc
+                and doc.get("type") == "sync_run"
+                and (wanted is None or doc["source"] in wanted)
+            ):
+                kept.append(doc)
+                if len(kept) == limit:
+                    break
+        if len(fresh) < page:
+            break
+        start, first = rows[-1]["id"], False
+    return kept
 
 
 def effective(doc: Mapping[str, Any], *, clock: Callable[[], float] = time.time) -> dict:

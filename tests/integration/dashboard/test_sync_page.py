@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.integration.dashboard.conftest import signed_in
+from tests.integration.openrosa.conftest import COUNTY
 
 if TYPE_CHECKING:
     from tests.support.central_sync import CentralWorld
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def central(loaded, world: CentralWorld, monkeypatch) -> CentralWorld:
     """The known dataset in Cradle, and a Central project with 4 new submissions."""
-    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(world.write_config(backoff_seconds=0.05)))
+    config = world.write_config(backoff_seconds=0.05, counties=[COUNTY])
+    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(config))
     world.submit(4)
     return world
 
@@ -74,6 +76,19 @@ def test_an_unknown_source_is_refused_on_the_page(central: CentralWorld) -> None
     )
     assert response.status_code == 400
     assert 'id="sync-error"' in response.content.decode()
+
+
+def test_another_countys_supervisor_neither_sees_nor_starts_the_source(
+    central: CentralWorld,
+) -> None:
+    other = signed_in("other_sup", enforce_csrf_checks=True)
+    page = other.get("/dashboard/sync/").content.decode()
+    assert 'value="gx"' not in page
+    refused = other.post(
+        "/dashboard/sync/start", {"source": "gx", "csrfmiddlewaretoken": _token(other)}
+    )
+    assert refused.status_code == 400
+    assert "no Central source named &#x27;gx&#x27;" in refused.content.decode()
 
 
 def test_without_central_configured_the_page_says_so(loaded, monkeypatch) -> None:

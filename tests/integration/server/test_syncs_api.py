@@ -13,6 +13,7 @@ from django.urls import include, path
 
 from server.accounts.services import user_create
 from server.urls import urlpatterns as project_urls
+from tests.integration.openrosa.conftest import COUNTY
 from tests.support.central_sync import CentralWorld
 
 pytest_plugins = ["tests.support.central_sync"]
@@ -32,7 +33,8 @@ def login(username: str) -> Client:
 def api(server, users, world: CentralWorld, settings, monkeypatch, tmp_path: Path) -> CentralWorld:
     settings.FORMS_BUILD_DIR = world.forms_dir
     settings.DATA_DIR = tmp_path / "data"
-    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(world.write_config(backoff_seconds=0.05)))
+    config = world.write_config(backoff_seconds=0.05, counties=[COUNTY])
+    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(config))
     user_create(username="admin_user", password="admin-pass-2026", role="admin")
     return world
 
@@ -67,6 +69,7 @@ def test_a_supervisor_starts_a_sync_follows_it_and_cannot_start_it_twice(
                 "server": api.double.base_url,
                 "project_id": api.project_id,
                 "forms": {"immunization": "immunization"},
+                "counties": [COUNTY],
             }
         ]
     }
@@ -127,7 +130,7 @@ def test_bad_requests_get_clear_answers(api: CentralWorld, monkeypatch) -> None:
     unknown = sup.post("/api/syncs/", {"source": "nope"}, content_type="application/json")
     assert unknown.status_code == 400
     assert unknown.json()["error"] == "unknown_source"
-    assert "no Central source named 'nope' (configured: gx)" in unknown.json()["message"]
+    assert "no Central source named 'nope' (yours: gx)" in unknown.json()["message"]
     assert sup.post("/api/syncs/", {}, content_type="application/json").status_code == 400
     missing = sup.get("/api/syncs/20261128T000000.000Z-000000")
     assert missing.status_code == 404
@@ -136,3 +139,31 @@ def test_bad_requests_get_clear_answers(api: CentralWorld, monkeypatch) -> None:
     assert sup.get("/api/sources/").json() == {"results": []}
     off = sup.post("/api/syncs/", {"source": "gx"}, content_type="application/json")
     assert (off.status_code, off.json()["error"]) == (400, "not_configured")
+
+
+def test_a_supervisor_sees_and_starts_only_the_sources_of_their_counties(
+    api: CentralWorld, monkeypatch
+) -> None:
+    """Another county's supervisor meets the source and its runs as if they did not exist;
+    a province-wide source (no `counties`) is for admins only."""
+    api.submit(2)
+    admin, other = login("admin_user"), login("other_sup")
+    started = admin.post("/api/syncs/", {"source": "gx"}, content_type="application/json")
+    assert started.status_code == 202, started.content
+    run_id = started.json()["id"]
+    wait_until_done(admin, run_id)
+
+    assert other.get("/api/sources/").json() == {"results": []}
+    assert other.get("/api/syncs/").json() == {"results": []}
+    assert other.get("/api/syncs/?source=gx").json() == {"results": []}
+    assert other.get(f"/api/syncs/{run_id}").status_code == 404
+    refused = other.post("/api/syncs/", {"source": "gx"}, content_type="application/json")
+    assert (refused.status_code, refused.json()["error"]) == (400, "unknown_source")
+    assert "(yours: none in your area)" in refused.json()["message"]
+    assert [r["id"] for r in login("sup").get("/api/syncs/").json()["results"]] == [run_id]
+
+    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(api.write_config(backoff_seconds=0.05)))
+    assert login("sup").get("/api/sources/").json() == {"results": []}
+    assert login("sup").get(f"/api/syncs/{run_id}").status_code == 404
+    assert [s["name"] for s in admin.get("/api/sources/").json()["results"]] == ["gx"]
+    assert [r["id"] for r in admin.get("/api/syncs/").json()["results"]] == [run_id]
