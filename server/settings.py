@@ -4,6 +4,7 @@ Development defaults are safe to run on a laptop; with CRADLE_ENV=production the
 (DJANGO_SECRET_KEY, COUCHDB_PASSWORD) must be set or the process refuses to start.
 """
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +38,12 @@ SECRET_KEY = _secret("DJANGO_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-p
 DEBUG = env.bool("DJANGO_DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DJANGO_DEBUG must be off when CRADLE_ENV=production")
+# Analysts see children by a keyed pseudonym (`forms.deidentify`). Its own secret keeps the
+# pseudonyms stable when DJANGO_SECRET_KEY is rotated; unset, it is derived from that key.
+PSEUDONYM_KEY = (
+    env.str("CRADLE_PSEUDONYM_KEY", default="")
+    or hashlib.sha256(f"cradle child pseudonyms|{SECRET_KEY}".encode()).hexdigest()
+).encode()
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

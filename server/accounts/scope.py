@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from forms.contract import CONTRACTS
+from forms.deidentify import deidentify as deidentify_doc
 from server.accounts.models import Role
 from server.core.places import registry_places
 
@@ -92,29 +94,17 @@ class Scope:
     # -- how ---------------------------------------------------------------------------
 
     def redact(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """The document as this user may see it: without names for analysts."""
+        """The document as this user may see it: de-identified for analysts."""
         if self.sees_personal_data:
             return doc
         return deidentify(doc)
 
 
 def deidentify(doc: dict[str, Any]) -> dict[str, Any]:
-    """Drop personal fields wherever they live in a submission document: its data, its
-    history, free text that may repeat them, and attachments (photos)."""
-    clean = {k: v for k, v in doc.items() if k not in ("extra", "_attachments")}
-    if isinstance(doc.get("data"), dict):
-        clean["data"] = {k: v for k, v in doc["data"].items() if k not in PERSONAL_FIELDS}
-    if isinstance(doc.get("history"), list):
-        clean["history"] = [
-            {
-                **entry,
-                "data": {
-                    k: v for k, v in (entry.get("data") or {}).items() if k not in PERSONAL_FIELDS
-                },
-            }
-            for entry in doc["history"]
-        ]
-    return clean
+    """The document as an analyst may see it (`forms.deidentify`: no names, a pseudonym for
+    the child id, age instead of birth date, no place below the township, no device id, no
+    attachments), in its data and in every earlier version in its history."""
+    return deidentify_doc(doc, key=settings.PSEUDONYM_KEY)
 
 
 NO_SCOPE = Scope(None, frozenset())
