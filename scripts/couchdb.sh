@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Start, stop and check the development CouchDB-compatible server (PouchDB Server from npm).
 # Production runs Apache CouchDB 3; set COUCHDB_URL to use any server instead of this one.
+# The server runs with scripts/couch-guard.js preloaded, which refuses every request without
+# valid credentials (401), as CouchDB's `require_valid_user` does: PouchDB Server has no such
+# setting, and one anonymous `PUT /<name>` would otherwise end its process.
 #
-#   scripts/couchdb.sh start DIR PORT   start (or reuse) a server with its data in DIR
+#   scripts/couchdb.sh start DIR PORT   start (or reuse) a server with its data in DIR; a
+#                                       server that died is started again
 #   scripts/couchdb.sh stop DIR         stop the server whose PID file is in DIR
 #   scripts/couchdb.sh check DIR        exit 0 when that server is alive
 #   scripts/couchdb.sh run-with CMD...  start a throw-away server on a free port, export
@@ -10,7 +14,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/node_modules/.bin/pouchdb-server"
+BIN="$ROOT/node_modules/pouchdb-server/bin/pouchdb-server"
+GUARD="$ROOT/scripts/couch-guard.js"
 USER_NAME="${COUCHDB_USER:-admin}"
 PASSWORD="${COUCHDB_PASSWORD:-cradle-dev-password}"
 
@@ -30,14 +35,28 @@ answers() {  # the server answers an authenticated request
     | grep -q "\"name\":\"$USER_NAME\""
 }
 
+guarded() {  # the server refuses an anonymous request (the guard is loaded)
+  [ "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/_all_dbs")" = 401 ]
+}
+
 start() {
   local dir="$1" port="$2"
-  [ -x "$BIN" ] || { say "PouchDB Server is not installed (run: npm ci)"; exit 1; }
+  [ -f "$BIN" ] || { say "PouchDB Server is not installed (run: npm ci)"; exit 1; }
   mkdir -p "$dir/db"
   if pid="$(pid_of "$dir")"; then
-    if answers "$port"; then say "already running (pid $pid) on 127.0.0.1:$port"; return 0; fi
-    say "a server is running from $dir (pid $pid) but does not answer on port $port; run make stop"
-    exit 1
+    if answers "$port" && guarded "$port"; then
+      say "already running (pid $pid) on 127.0.0.1:$port"; return 0
+    fi
+    if answers "$port"; then
+      say "the server running from $dir (pid $pid) accepts anonymous requests; restarting it"
+      stop "$dir"
+    else
+      say "a server is running from $dir (pid $pid) but does not answer on port $port; run make stop"
+      exit 1
+    fi
+  elif [ -f "$dir/server.pid" ]; then
+    say "the server of $dir (pid $(cat "$dir/server.pid")) is no longer running; starting it again"
+    rm -f "$dir/server.pid"
   fi
   if curl -s -m 2 -o /dev/null "http://127.0.0.1:$port/"; then
     say "port $port is taken by another process; set COUCHDB_PORT or COUCHDB_URL"
@@ -51,8 +70,8 @@ json.dump({"admins": {os.environ["COUCHDB_USER"]: os.environ["COUCHDB_PASSWORD"]
            "log": {"file": sys.argv[2], "level": "warning"}}, open(sys.argv[1], "w"))
 ' "$dir/config.json" "$dir/server.log"
   chmod 600 "$dir/config.json"
-  nohup "$BIN" --host 127.0.0.1 --port "$port" --dir "$dir/db/" --config "$dir/config.json" \
-    --no-stdout-logs > "$dir/stdout.log" 2>&1 < /dev/null &
+  nohup node --require "$GUARD" "$BIN" --host 127.0.0.1 --port "$port" --dir "$dir/db/" \
+    --config "$dir/config.json" --no-stdout-logs > "$dir/stdout.log" 2>&1 < /dev/null &
   echo $! > "$dir/server.pid"
   local pid=$!
   for _ in $(seq 1 150); do
@@ -62,7 +81,15 @@ json.dump({"admins": {os.environ["COUCHDB_USER"]: os.environ["COUCHDB_PASSWORD"]
       rm -f "$dir/server.pid"
       exit 1
     fi
-    if answers "$port"; then say "running (pid $pid) on http://127.0.0.1:$port, data in $dir"; return 0; fi
+    if answers "$port"; then
+      if ! guarded "$port"; then
+        say "PouchDB Server answers anonymous requests: $GUARD did not load; stopping it"
+        stop "$dir"
+        exit 1
+      fi
+      say "running (pid $pid) on http://127.0.0.1:$port, data in $dir"
+      return 0
+    fi
     sleep 0.2
   done
   say "PouchDB Server did not come up on port $port within 30 s; last lines of $dir/stdout.log:"

@@ -5,6 +5,7 @@ Development defaults are safe to run on a laptop; with CRADLE_ENV=production the
 """
 
 import hashlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # CouchDB out of reach: 503 + Retry-After on every path; API errors always JSON.
+    "server.core.middleware.ErrorResponseMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -106,6 +109,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "server.core.lockout.lockout_response"
+# The address a lockout applies to: the client's as the trusted proxy reports it, else the
+# peer's own (one attacker behind the proxy must not lock a user out for everyone).
+AXES_CLIENT_IP_CALLABLE = "server.core.lockout.client_ip"
 
 ROOT_URLCONF = "server.urls"
 WSGI_APPLICATION = "server.wsgi.application"
@@ -132,6 +138,13 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'cradle.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Every Digest login writes a row (its nonce count, see server.accounts.digest), from
+    # several gunicorn workers at once: WAL lets readers and the writer proceed together,
+    # and IMMEDIATE takes the write lock up front, so waiting replaces "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -141,6 +154,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # Records the HTTP Digest credential ODK Collect needs whenever a password is set.
     {"NAME": "server.accounts.digest.DigestCredentialRecorder"},
+    # Revokes the user's API tokens whenever a password is set.
+    {"NAME": "server.accounts.credentials.ApiTokenRevoker"},
 ]
 
 # OpenRosa (ODK Collect): Digest realm and size bounds on what a tablet may send.
@@ -199,8 +214,19 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
-if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Behind a TLS proxy, `X-Forwarded-Proto: https` and `X-Forwarded-For` are believed only
+# from the proxy's own addresses (IPs or networks). gunicorn decides the scheme (`cradle
+# serve` gives it these addresses as `forwarded_allow_ips`, none when the setting is off),
+# so Django's SECURE_PROXY_SSL_HEADER, which would believe any client, stays unset.
+BEHIND_TLS_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+TRUSTED_PROXIES = (
+    env.list("DJANGO_TRUSTED_PROXIES", default=["127.0.0.1", "::1"]) if BEHIND_TLS_PROXY else []
+)
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy)
+    except ValueError as _bad:
+        raise ImproperlyConfigured(f"DJANGO_TRUSTED_PROXIES: {_bad}") from _bad
 
 LOGGING = {
     "version": 1,

@@ -44,6 +44,8 @@ ACTIONS = frozenset(
         "user.created",
         "user.role_changed",
         "user.password_changed",
+        "user.deactivated",
+        "user.activated",
     }
 )
 

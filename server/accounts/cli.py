@@ -97,6 +97,34 @@ def set_password(username: str, password_stdin: bool) -> None:
     click.echo(f"password of {username} set")
 
 
+@users_group.command("deactivate")
+@click.argument("username")
+def deactivate(username: str) -> None:
+    """Stop a login working (Collect, pages and API); its API tokens are revoked.
+
+    Example: cradle users deactivate lina
+    """
+    _setup()
+    from server.accounts.services import user_set_active
+
+    revoked = _run(lambda: user_set_active(username=username, active=False))
+    click.echo(f"{username} deactivated ({revoked} API token{'s' if revoked != 1 else ''} revoked)")
+
+
+@users_group.command("activate")
+@click.argument("username")
+def activate(username: str) -> None:
+    """Let a deactivated login work again (with no API token: make a new one in the admin).
+
+    Example: cradle users activate lina
+    """
+    _setup()
+    from server.accounts.services import user_set_active
+
+    _run(lambda: user_set_active(username=username, active=True))
+    click.echo(f"{username} activated")
+
+
 @users_group.command("list")
 def list_users() -> None:
     """Every user with role and areas.
@@ -110,4 +138,5 @@ def list_users() -> None:
         profile = getattr(user, "cradle_profile", None)
         role = "admin (superuser)" if user.is_superuser else (profile.role if profile else "-")
         areas = ", ".join(profile.areas) if profile else ""
-        click.echo(f"{user.username}\t{role}\t{areas}")
+        inactive = "" if user.is_active else "\t(deactivated)"
+        click.echo(f"{user.username}\t{role}\t{areas}{inactive}")

@@ -41,3 +41,17 @@ class DigestCredential(models.Model):
 
     def __str__(self) -> str:
         return f"Digest credential of {self.user} ({self.realm})"
+
+
+class DigestNonce(models.Model):
+    """A Digest nonce that has been used, with the highest nonce count (`nc`) seen for it.
+
+    Kept in the database, not a per-process cache, so that every gunicorn worker refuses
+    a replayed `Authorization` header; rows are deleted once the nonce has expired."""
+
+    nonce = models.CharField(max_length=100, primary_key=True)
+    nc = models.PositiveBigIntegerField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"Digest nonce {self.nonce[:12]}… (nc {self.nc})"

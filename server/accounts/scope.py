@@ -73,24 +73,6 @@ class Scope:
             return True
         return county_code is not None and county_code in self.counties
 
-    def couch_selector(self) -> dict[str, Any]:
-        """A Mango condition restricting documents to this scope."""
-        if self.townships is None:
-            return {}
-        return {"township_code": {"$in": sorted(self.townships)}}
-
-    def couch_record_selector(self) -> dict[str, Any]:
-        """Like `couch_selector`, also matching records of unknown townships in whole
-        counties of this scope (the quarantine holds such records)."""
-        if self.townships is None:
-            return {}
-        return {
-            "$or": [
-                {"township_code": {"$in": sorted(self.townships)}},
-                {"county_code": {"$in": sorted(self.counties)}},
-            ]
-        }
-
     # -- how ---------------------------------------------------------------------------
 
     def redact(self, doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Creating users and changing their role or areas (used by the CLI and the admin)."""
+"""Creating users, setting passwords, changing roles and areas, and deactivating logins
+(used by the CLI and the admin)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from server.accounts.credentials import check_password_strength, revoke_api_tokens
 from server.accounts.models import Profile, Role
 from server.core.audit import audit_event
 from server.core.errors import ApplicationError
@@ -37,6 +39,7 @@ def user_create(
     if users.objects.filter(username=username).exists():
         raise ApplicationError(f"user {username} already exists", code="exists", status_code=409)
     user = users(username=username)
+    check_password_strength(password, user)
     user.set_password(password)  # set_password, not create_user: records the Digest credential
     user.save()
     profile = Profile.objects.create(user=user, role=role, areas=check_areas(areas or []))
@@ -66,7 +69,28 @@ def user_set_role(
 
 
 def user_set_password(*, username: str, password: str, actor: str | None = None) -> None:
+    """A new password; also the new Digest credential, and every API token is revoked."""
     user = get_user_model().objects.get(username=username)
+    check_password_strength(password, user)
     user.set_password(password)
-    user.save()  # records the Digest credential too (see DigestCredentialRecorder)
+    user.save()  # records the Digest credential, revokes tokens (AUTH_PASSWORD_VALIDATORS)
     _audit("user.password_changed", actor, username, None)
+
+
+@transaction.atomic
+def user_set_active(*, username: str, active: bool, actor: str | None = None) -> int:
+    """Let a user log in again, or no longer (Digest, Basic, pages and API alike). A
+    deactivation revokes the user's API tokens, so reactivating brings none back; the
+    number revoked is returned."""
+    user = get_user_model().objects.get(username=username)
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    revoked = 0 if active else revoke_api_tokens(user)
+    audit_event(
+        "user.activated" if active else "user.deactivated",
+        actor=actor,
+        source="accounts",
+        target=f"user:{username}",
+        detail={"api_tokens_revoked": revoked},
+    )
+    return revoked

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
+
+if TYPE_CHECKING:  # the generator pulls in numpy and pandas: imported only to load
+    from forms.synthetic.options import Options
+
+#: `progress(done, total)`, called as demo submissions are loaded.
+Progress = Callable[[int, int], None]
 
 DEV_ADMIN_USERNAME = "admin"
 DEV_ADMIN_PASSWORD = "cradle-admin"  # noqa: S105 - development login, refused in production
@@ -24,27 +33,28 @@ def ensure_dev_admin() -> tuple[str, str, bool]:
 
 
 DEMO_PASSWORD = "cradle-demo"  # noqa: S105 - development logins, refused in production
-DEMO_ARGS = ["generate", "--couch", "--counties", "2", "--scale", "0.25", "--edits", "0.01"]
+#: The id, in `cradle_state`, of the record of a demo load: "loading" until it ends.
+DEMO_MARKER = "demo-load"
 
 
-def ensure_demo() -> list[str]:
-    """Synthetic data for the first two counties (only into an empty database) and one
-    demo login per role, so a fresh `make run` shows something real."""
+def demo_options() -> Options:
+    """What `make run` loads: the first two counties, a quarter of their births, 1% edits."""
+    from forms.synthetic.options import Options
+
+    return Options(counties=2, scale=0.25, edits=0.01)
+
+
+def ensure_demo(options: Options | None = None, progress: Progress | None = None) -> list[str]:
+    """Synthetic data for the first two counties and one demo login per role, so a fresh
+    `make run` shows something real. An interrupted load is resumed: the data is the same
+    every time and writes are idempotent by instanceID, so loading again adds what is
+    missing. `progress(done, total)` is called as submissions are loaded."""
     if settings.PRODUCTION:
         raise ValueError("demo data is not loaded when CRADLE_ENV=production")
     from forms.registry import load_registry
-    from forms.synthetic import demo_group
     from server.accounts.services import user_create
-    from server.core.couch import cradle_db
 
-    lines = []
-    submissions = cradle_db("submissions")
-    stored = submissions.find({"type": "submission"}, fields=["_id"], limit=1).docs
-    if stored:
-        lines.append("demo data: CouchDB already holds submissions, nothing loaded")
-    else:
-        demo_group.main(DEMO_ARGS, standalone_mode=False)
-        lines.append("demo data: loaded (synthetic, first two counties)")
+    lines = [_load_demo(options or demo_options(), progress)]
     townships = load_registry().townships.sort_values("township_code")
     county, township = townships.iloc[0]["county_code"], townships.iloc[0]["township_code"]
     logins = [
@@ -58,3 +68,40 @@ def ensure_demo() -> list[str]:
             user_create(username=username, password=DEMO_PASSWORD, role=role, areas=areas)
         lines.append(f"demo login: {username} / {DEMO_PASSWORD} ({role} {' '.join(areas)})")
     return lines
+
+
+def _load_demo(options: Options, progress: Progress | None) -> str:
+    """Load (or finish loading) the demo data; one line saying what happened.
+
+    A database holding submissions but no record of a demo load is someone's real data,
+    and nothing is added to it.
+    """
+    from forms.registry import load_registry
+    from forms.synthetic.generate import generate
+    from forms.synthetic.sink import build_ingestor
+    from server.core.couch import cradle_db, get_couch
+    from sync.schema import ensure_schema
+
+    prefix = settings.COUCHDB["DB_PREFIX"]
+    ensure_schema(get_couch(), prefix)
+    state = cradle_db("state")
+    marker = state.get(DEMO_MARKER)
+    if marker is not None and marker.get("state") == "complete":
+        return "demo data: already loaded"
+    if marker is not None and marker.get("options") != options.as_json():
+        return "demo data: an interrupted load had other options, nothing loaded"
+    if marker is None:
+        stored = cradle_db("submissions").find({"type": "submission"}, fields=["_id"], limit=1)
+        if stored.docs:
+            return "demo data: CouchDB already holds submissions, nothing loaded"
+        marker = {"_id": DEMO_MARKER, "type": "demo_load", "options": options.as_json()}
+        marker["_rev"] = state.put({**marker, "state": "loading"})
+        verb = "loaded"
+    else:
+        verb = "resumed an interrupted load and loaded what was missing"
+    registry = load_registry()
+    ingestor = build_ingestor(get_couch(), prefix, settings.FORMS_BUILD_DIR, registry)
+    result = generate(options, ingestor=ingestor, registry=registry, progress=progress)
+    assert result.couch is not None
+    state.put({**marker, "state": "complete", "results": dict(result.couch.results)})
+    return f"demo data: {verb} ({result.couch.line().removeprefix('couch: ')})"

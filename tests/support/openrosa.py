@@ -64,14 +64,18 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-def digest_authorization(challenge: str, method: str, uri: str, user: str, password: str) -> str:
+def digest_authorization(
+    challenge: str, method: str, uri: str, user: str, password: str, nc: int = 1
+) -> str:
+    """An RFC 7616 `Authorization` header answering `challenge`; `nc` counts the uses of
+    its nonce (Cradle refuses a count it has seen)."""
     params = dict(re.findall(r'(\w+)="?([^",]*)"?', challenge.split(" ", 1)[1]))
-    nc, cnonce = "00000001", os.urandom(8).hex()
+    nc_text, cnonce = f"{nc:08x}", os.urandom(8).hex()
     ha1 = _md5(f"{user}:{params['realm']}:{password}")
     ha2 = _md5(f"{method}:{uri}")
-    response = _md5(f"{ha1}:{params['nonce']}:{nc}:{cnonce}:auth:{ha2}")
+    response = _md5(f"{ha1}:{params['nonce']}:{nc_text}:{cnonce}:auth:{ha2}")
     return (
         f'Digest username="{user}", realm="{params["realm"]}", nonce="{params["nonce"]}", '
-        f'uri="{uri}", qop=auth, nc={nc}, cnonce="{cnonce}", response="{response}", '
+        f'uri="{uri}", qop=auth, nc={nc_text}, cnonce="{cnonce}", response="{response}", '
         f'opaque="{params.get("opaque", "")}", algorithm=MD5'
     )
