@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sync import audit
-from sync.couch import CouchClient
+from sync.couch import CouchClient, Database
+from sync.ingest import versions
 
 # The CouchDB role Cradle's own service account (or a server admin) carries.
 SERVICE_ROLE = "cradle"
@@ -30,11 +31,13 @@ DATABASES: tuple[DatabaseSpec, ...] = (
         "submissions",
         "accepted submissions, one canonical document each",
         (
-            IndexSpec("by-instance", ("instance_id",)),
             IndexSpec("by-form-township", ("form_id", "township_code")),
             IndexSpec("by-child", ("child_id",)),
             IndexSpec("by-received", ("received_at",)),
         ),
+        # Every version's instanceID, for edits and stale edits (one key lookup). PouchDB
+        # Server reads every design document on every write: keep views in this one.
+        design=((versions.DESIGN_ID, versions.DESIGN),),
     ),
     DatabaseSpec(
         "quarantine",
@@ -57,7 +60,7 @@ def db_name(prefix: str, key: str) -> str:
 class DatabaseStatus:
     name: str
     exists: bool
-    missing_indexes: tuple[str, ...]
+    missing_indexes: tuple[str, ...]  # Mango indexes and design documents (views)
     doc_count: int | None
 
     @property
@@ -79,17 +82,31 @@ def ensure_schema(client: CouchClient, prefix: str) -> list[DatabaseStatus]:
     return check_schema(client, prefix)
 
 
+def _current(db: Database, ddoc_id: str, body: dict) -> bool:
+    """Whether the design document exists and equals what Cradle installs."""
+    stored = db.get(ddoc_id)
+    return stored is not None and {k: v for k, v in stored.items() if k != "_rev"} == {
+        "_id": ddoc_id,
+        **body,
+    }
+
+
 def check_schema(client: CouchClient, prefix: str) -> list[DatabaseStatus]:
-    """Report, without changing anything, which databases and indexes exist."""
+    """Report, without changing anything, which databases, indexes and design documents
+    (missing or out of date) there are."""
     existing = set(client.all_dbs())
     report = []
     for spec in DATABASES:
         name = db_name(prefix, spec.key)
         if name not in existing:
-            report.append(DatabaseStatus(name, False, tuple(i.name for i in spec.indexes), None))
+            wanted = (*(i.name for i in spec.indexes), *(ddoc_id for ddoc_id, _ in spec.design))
+            report.append(DatabaseStatus(name, False, wanted, None))
             continue
         db = client.db(name)
         present = {ix["name"] for ix in db.indexes()}
         missing = tuple(i.name for i in spec.indexes if i.name not in present)
+        missing += tuple(
+            ddoc_id for ddoc_id, body in spec.design if not _current(db, ddoc_id, body)
+        )
         report.append(DatabaseStatus(name, True, missing, db.info().get("doc_count")))
     return report

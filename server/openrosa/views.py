@@ -13,20 +13,20 @@ from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import RequestDataTooBig, TooManyFilesSent
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from analytics.errors import AnalyticsError
 from forms.catalog import md5_hex
+from forms.media import CHILDREN_CSV
 from server.accounts import digest
 from server.accounts.scope import Scope, scope_for
 from server.core.audit import audit_event
 from server.core.ingest import form_catalog, get_ingestor, local_today
 from server.core.lockout import lockout_response
+from server.due.register import RETRY_AFTER, RegisterNotReady
 from server.due.services import form_media
 from server.openrosa.responses import (
     NS_FORMLIST,
@@ -36,7 +36,7 @@ from server.openrosa.responses import (
     with_openrosa_headers,
     xml_response,
 )
-from server.openrosa.uploads import XML_FIELD, report_for
+from server.openrosa.uploads import MULTIPART_ERRORS, XML_FIELD, multipart_problem, report_for
 from sync.errors import CouchUnavailable, SyncError
 from sync.ingest.problems import Problem
 from sync.ingest.store import Attachment, Incoming, Outcome
@@ -146,6 +146,13 @@ def form_download(request: HttpRequest, form_id: str) -> HttpResponse:
     return with_openrosa_headers(response)
 
 
+def _media_unavailable(what: str, exc: Exception) -> HttpResponse:
+    log.warning("%s: cannot generate media: %s", what, exc)
+    response = message_response(UNAVAILABLE_MESSAGE, 503)
+    response["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 @require_http_methods(["GET", "HEAD"])
 def manifest(request: HttpRequest, form_id: str) -> HttpResponse:
     scope, refusal = _openrosa_scope(request)
@@ -154,9 +161,8 @@ def manifest(request: HttpRequest, form_id: str) -> HttpResponse:
     form = _form_or_404(form_id)
     try:
         generated = form_media(form, scope=scope, on=local_today())
-    except (AnalyticsError, SyncError) as exc:
-        log.warning("manifest of %s: cannot generate media: %s", form_id, exc)
-        return message_response(UNAVAILABLE_MESSAGE, 503)
+    except (AnalyticsError, SyncError, RegisterNotReady) as exc:
+        return _media_unavailable(f"manifest of {form_id}", exc)
     hashes = {media.name: media.md5 for media in form.media}
     hashes.update({name: md5_hex(content) for name, content in generated.items()})
     root = ET.Element("manifest", xmlns=NS_MANIFEST)
@@ -171,18 +177,21 @@ def manifest(request: HttpRequest, form_id: str) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def media_file(request: HttpRequest, form_id: str, filename: str) -> HttpResponse:
+    """A form's media file; only the children list is made per user (and only it reads
+    the register), the registry lists are the built files."""
     scope, refusal = _openrosa_scope(request)
     if refusal is not None:
         return refusal
     form = _form_or_404(form_id)
     content_type = "text/csv; charset=utf-8" if filename.endswith(".csv") else None
-    try:
-        generated = form_media(form, scope=scope, on=local_today())
-    except (AnalyticsError, SyncError) as exc:
-        log.warning("media %s/%s: cannot generate: %s", form_id, filename, exc)
-        return message_response(UNAVAILABLE_MESSAGE, 503)
-    if filename in generated:
-        return with_openrosa_headers(HttpResponse(generated[filename], content_type=content_type))
+    if filename == CHILDREN_CSV:
+        try:
+            generated = form_media(form, scope=scope, on=local_today())
+        except (AnalyticsError, SyncError, RegisterNotReady) as exc:
+            return _media_unavailable(f"media {form_id}/{filename}", exc)
+        if filename in generated:
+            response = HttpResponse(generated[filename], content_type=content_type)
+            return with_openrosa_headers(response)
     media = form.media_file(filename)
     if media is None:
         raise Http404(filename)
@@ -237,15 +246,14 @@ def _receive(request: HttpRequest, scope: Scope) -> Outcome:
         return ingestor.quarantine(incoming, [problem], None)
     try:
         files = request.FILES
-    except TooManyFilesSent:
-        return _refuse(ingestor, request, base, Problem("too_many_attachments"))
-    except (RequestDataTooBig, MultiPartParserError) as exc:
-        problem = Problem("malformed_xml", detail=f"multipart: {exc}"[:100])
-        return _refuse(ingestor, request, base, problem)
+    except MULTIPART_ERRORS as exc:
+        return _refuse(ingestor, request, base, multipart_problem(exc))
     report = report_for(request)
     if report.stopped:
         detail = f"more than {settings.CRADLE_LIMITS['MAX_REQUEST_BYTES']} bytes"
         return _refuse(ingestor, request, base, Problem("too_large", detail=detail))
+    if report.xml_parts > 1:
+        return _several_instances(ingestor, files, report, base, scope)
     xml_file = files.get(XML_FIELD)
     if xml_file is None and report.xml_oversize:
         incoming = Incoming(xml=report.xml_head, truncated_from=report.xml_seen, **base)
@@ -253,17 +261,37 @@ def _receive(request: HttpRequest, scope: Scope) -> Outcome:
     if xml_file is None:
         return _refuse(ingestor, request, base, Problem("missing_xml"))
     xml = xml_file.read()
-    attachments = tuple(
-        Attachment(f.name, f.read(), f.content_type or "application/octet-stream")
-        for name, f in files.items()
-        if name != XML_FIELD
-    )
-    incoming = Incoming(xml=xml, attachments=attachments, **base)
+    incoming = Incoming(xml=xml, attachments=_attachments(files), **base)
     if report.oversize:
         name, size = next(iter(report.oversize.items()))
         detail = f"{size} > {settings.CRADLE_LIMITS['MAX_ATTACHMENT_BYTES']} bytes"
         problem = Problem("attachment_too_large", field=name, detail=detail)
         return ingestor.quarantine(incoming, [problem], None)
+    return ingestor.ingest(incoming, allowed_townships=scope.townships)
+
+
+def _attachments(files) -> tuple[Attachment, ...]:
+    return tuple(
+        Attachment(f.name, f.read(), f.content_type or "application/octet-stream")
+        for name, f in files.items()
+        if name != XML_FIELD
+    )
+
+
+def _several_instances(ingestor, files, report, base: dict, scope: Scope) -> Outcome:
+    """A post with more than one xml_submission_file: the ingestion core refuses it
+    (which one would be meant?) and keeps every part."""
+    xmls = [f.read() for f in files.getlist(XML_FIELD)]
+    truncated = report.xml_seen if report.xml_oversize else None
+    if report.xml_oversize:  # the first part was too large: its start stands for it
+        xmls.insert(0, report.xml_head)
+    incoming = Incoming(
+        xml=xmls[0],
+        more_xml=tuple(xmls[1:]),
+        attachments=_attachments(files),
+        truncated_from=truncated,
+        **base,
+    )
     return ingestor.ingest(incoming, allowed_townships=scope.townships)
 
 
@@ -276,7 +304,7 @@ def _refuse(ingestor, request: HttpRequest, base: dict, problem: Problem) -> Out
             for name, f in request.FILES.items()
             if name != XML_FIELD
         )
-    except (MultiPartParserError, RequestDataTooBig, TooManyFilesSent):
+    except MULTIPART_ERRORS:
         parts = ()
     incoming = Incoming(xml=report.xml_head or b"", attachments=parts, **base)
     return ingestor.quarantine(incoming, [problem], None)

@@ -4,7 +4,10 @@ Central's `__id` (the original instanceID) is the document `_id`. Against the st
 document a row is: new; an edit (`meta/instanceID` changed: the previous version goes to
 `history`, `edits` follows Central); a review-state change (recorded in `reviews`, not an
 edit); a soft delete (`deleted: true`, the document kept); or unchanged (no write). A row
-that fails the one normalizer/validator is quarantined with the row JSON and its reasons.
+that fails the one normalizer/validator is quarantined with the row JSON and its reasons,
+and so is a row that would change the stored document's form. Central's project decides
+who edits, so any township may be written; a row that moves a document to another
+township keeps no personal field of earlier versions (`sync.ingest.edits`).
 Every `_bulk_docs` result is read: a conflict means someone wrote meanwhile, so the
 document is read again and decided again.
 """
@@ -23,6 +26,7 @@ from sync.central.checkpoint import parse_time
 from sync.central.rows import RowMeta, canonical_bytes, content_md5, parse_row, row_meta
 from sync.couch import Database
 from sync.errors import CentralNotFound, CouchError
+from sync.ingest.edits import carried_history, edit_problems, moves_township
 from sync.ingest.parse import ParsedInstance
 from sync.ingest.problems import Problem, SubmissionRejected
 from sync.ingest.store import Incoming, Ingestor
@@ -47,7 +51,6 @@ _CONTENT_KEYS = (
     "extra",
     "xml_md5",
 )
-_HISTORY_KEYS = ("instance_id", "form_version", "data", "received_at", "submitter")
 _AUDIT_ACTIONS = {
     "new": "submission.created",
     "updated": "submission.updated",
@@ -205,37 +208,33 @@ def decide(existing: Mapping[str, Any] | None, cand: Mapping[str, Any]) -> tuple
     """(outcome, document to write or None) for a candidate against the stored document.
 
     Outcomes: new, updated, review_changes, deleted, unchanged, conflict (the id belongs
-    to something that is not a submission).
+    to something that is not a submission), form_changed (the row is of another form
+    than the stored document: refused, as for any edit).
     """
     if existing is None:
         return ("deleted" if cand["deleted"] else "new"), dict(cand)
     if existing.get("type") != "submission":
         return "conflict", None
+    if edit_problems(existing, cand["form_id"], None):
+        return "form_changed", None
     versions = existing.get("versions") or []
-    if cand["instance_id"] != existing.get("instance_id") and any(
-        v.get("instance_id") == cand["instance_id"] for v in versions
-    ):
+    edit = cand["instance_id"] != existing.get("instance_id")
+    if edit and any(v.get("instance_id") == cand["instance_id"] for v in versions):
         return "unchanged", None  # Central shows a version Cradle has already replaced
-    merged: dict[str, Any] = dict(existing)
+    merged: dict[str, Any] = {**existing, **{key: cand.get(key) for key in _CONTENT_KEYS}}
     outcome = "updated"
-    if cand["instance_id"] != existing.get("instance_id"):
-        previous = {key: existing.get(key) for key in _HISTORY_KEYS}
-        merged.update({key: cand.get(key) for key in _CONTENT_KEYS})
-        merged.update(
-            instance_id=cand["instance_id"],
-            versions=[*versions, cand["versions"][-1]],
-            history=[*(existing.get("history") or []), previous],
-        )
-    else:
-        merged.update({key: cand.get(key) for key in _CONTENT_KEYS})
-        if existing.get("review_state") != cand["review_state"]:
-            outcome = "review_changes"
-            change = {
-                "from": existing.get("review_state"),
-                "to": cand["review_state"],
-                "at": cand["central"]["updated_at"] or cand["updated_at"],
-            }
-            merged["reviews"] = [*(existing.get("reviews") or []), change]
+    if edit or moves_township(existing, cand.get("township_code")):
+        merged["history"] = carried_history(existing, cand.get("township_code"), new_version=edit)
+    if edit:
+        merged.update(instance_id=cand["instance_id"], versions=[*versions, cand["versions"][-1]])
+    elif existing.get("review_state") != cand["review_state"]:
+        outcome = "review_changes"
+        change = {
+            "from": existing.get("review_state"),
+            "to": cand["review_state"],
+            "at": cand["central"]["updated_at"] or cand["updated_at"],
+        }
+        merged["reviews"] = [*(existing.get("reviews") or []), change]
     merged.update(
         edits=cand["edits"],
         review_state=cand["review_state"],
@@ -308,13 +307,19 @@ class Upserter:
             for i in todo:
                 doc_id = built[i].meta.id
                 current = pending.get(doc_id, stored.get(doc_id))
-                outcome, doc = decide(current, built[i].doc or {})
+                cand = built[i].doc or {}
+                outcome, doc = decide(current, cand)
                 doc = self._with_media(built[i], current, doc)
                 if doc is not None and outcome == "unchanged":
                     outcome = "updated"  # only attachments were added
-                if outcome == "conflict":
+                if outcome in ("conflict", "form_changed"):
+                    problems = (
+                        edit_problems(current or {}, cand["form_id"], None)
+                        if outcome == "form_changed"
+                        else [Problem("conflict")]
+                    )
                     outcome = "quarantined"
-                    self._write_quarantine([self._conflict(rows[i])])
+                    self._write_quarantine([self._refusal(rows[i], problems, cand)])
                 outcomes[i] = outcome
                 if doc is not None:
                     pending[doc_id] = doc
@@ -385,7 +390,10 @@ class Upserter:
                     result.reason,
                 )
 
-    def _conflict(self, row: Mapping[str, Any]) -> dict:
+    def _refusal(
+        self, row: Mapping[str, Any], problems: list[Problem], cand: Mapping[str, Any]
+    ) -> dict:
+        """The quarantine document of a valid row that the stored document refuses."""
         meta = row_meta(row)
         incoming = Incoming(
             xml=canonical_bytes(row),
@@ -394,8 +402,14 @@ class Upserter:
             received_at=_received(meta),
             raw_name="submission.json",
         )
-        qdoc, _ = self.ingestor.quarantine_doc(incoming, [Problem("conflict")], None)
-        qdoc.update(central=central_block(self.target, meta), instance_id=meta.id)
+        qdoc, _ = self.ingestor.quarantine_doc(incoming, problems, None)
+        qdoc.update(
+            central=central_block(self.target, meta),
+            instance_id=meta.id,
+            form_id=cand.get("form_id"),
+            township_code=cand.get("township_code"),
+            county_code=cand.get("county_code"),
+        )
         return qdoc
 
     def _with_media(

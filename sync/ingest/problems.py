@@ -19,7 +19,27 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         "附件 {field} 太大。",
         "Attachment {field} is too large ({detail}).",
     ),
-    "too_many_attachments": (413, "附件太多。", "Too many attachments ({detail})."),
+    "too_many_attachments": (413, "附件太多（{detail}）。", "Too many attachments ({detail})."),
+    "multiple_xml": (
+        400,
+        "一次只能提交一个表单文件 xml_submission_file（收到 {detail} 个）。",
+        "Send one xml_submission_file part per post ({detail} were sent).",
+    ),
+    "too_many_fields": (
+        400,
+        "提交的字段太多（{detail}）。",
+        "Too many multipart fields ({detail}); Collect sends only files.",
+    ),
+    "part_header_too_large": (
+        400,
+        "提交中某部分的名称或文件名太长。",
+        "A part's name or file name is too long ({detail}).",
+    ),
+    "malformed_multipart": (
+        400,
+        "提交的 multipart 数据格式错误。",
+        "The multipart body is malformed ({detail}).",
+    ),
     "missing_xml": (
         400,
         "缺少表单文件 xml_submission_file。",
@@ -112,6 +132,21 @@ CATALOG: dict[str, tuple[int, str, str]] = {
         403,
         "您无权提交该乡镇的数据：{detail}。",
         "You may not submit data for township {detail}.",
+    ),
+    "edit_changes_form": (
+        409,
+        "修改不能更换表单：{detail}。",
+        "An edit cannot change the form of a submission ({detail}).",
+    ),
+    "submitter_unknown": (
+        403,
+        "提交人 {detail} 已不存在，无法按其权限重新处理。",
+        "The submitter {detail} no longer exists, so their scope cannot be checked.",
+    ),
+    "submitter_no_scope": (
+        403,
+        "提交人 {detail} 现在无权提交任何地区的表单。",
+        "The submitter {detail} may no longer submit forms for any area.",
     ),
     "conflict": (
         409,

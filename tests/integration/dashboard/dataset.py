@@ -22,7 +22,8 @@ A second record of K3 (450123102, 2026-07-05, hepb1) says the child is a boy whe
 says a girl: one child with conflicting records, no change to `imm_bcg`.
 
 Two refused submissions: an unknown township of county 450123 (stays refused), and one
-sent by a worker of 450123101 for 450123102 (`outside_scope`; accepted when re-processed).
+sent by a worker of 450123101 for 450123102 (`outside_scope`; refused again when re-processed,
+accepted once the worker is given 450123102 too).
 Names are distinctive so tests can look for them in every page.
 """
 

@@ -182,7 +182,9 @@ def test_supervisor_opens_and_reprocesses_a_quarantined_submission(site, laptop,
     assert page.locator("#raw-xml *").count() == 0
     page.click("#reprocess")
     page.wait_for_selector(".messages li")
-    assert "已重新处理" in page.inner_text("#quarantine-status")
+    # judged within the worker's own area, whoever clicks: still held, and said so
+    assert "已重新处理：仍未通过检查" in page.inner_text(".messages")
+    assert page.inner_text("#quarantine-status") == "待处理"
     screenshot(page, "quarantine-reprocessed-laptop")
 
 
@@ -210,7 +212,8 @@ def test_tablet_width(site, tablet) -> None:
 
 def test_supervisor_starts_a_sync_and_watches_it_finish(site, laptop, world, monkeypatch) -> None:
     world: CentralWorld
-    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(world.write_config(backoff_seconds=0.05)))
+    config = world.write_config(backoff_seconds=0.05, counties=[A[:6]])  # the supervisor's county
+    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(config))
     world.submit(6)
     world.double.faults.add(r"\.svc/Submissions", "delay:0.7", times=3)  # long enough to see
     page = laptop

@@ -215,28 +215,38 @@ def test_quarantined_xml_is_shown_escaped(loaded) -> None:
 
 
 def test_reprocess_needs_csrf_then_accepts_and_is_audited(loaded, server) -> None:
+    from server.accounts.services import user_set_role
+    from server.core.couch import cradle_db
+
     qid = loaded["outside_scope"].quarantine_id
     client = signed_in("sup", enforce_csrf_checks=True)
     assert client.post(f"/dashboard/quarantine/{qid}/reprocess").status_code == 403
     page = client.get(f"/dashboard/quarantine/{qid}/")
-    token = page.cookies.get("csrftoken") or client.cookies["csrftoken"]
-    response = client.post(
-        f"/dashboard/quarantine/{qid}/reprocess", {"csrfmiddlewaretoken": token.value}
-    )
+    token = (page.cookies.get("csrftoken") or client.cookies["csrftoken"]).value
+
+    # judged within the worker's own area, whoever clicks: still refused
+    response = client.post(f"/dashboard/quarantine/{qid}/reprocess", {"csrfmiddlewaretoken": token})
     assert response.status_code == 302 and response["Location"] == f"/dashboard/quarantine/{qid}/"
+    held = client.get(f"/dashboard/quarantine/{qid}/").content.decode()
+    assert "仍未通过检查" in held and 'id="reprocess"' in held
+
+    # once an admin gives the worker that township too, the same click accepts it
+    user_set_role(username="worker", role="health_worker", areas=[A, B], actor="admin")
+    client.post(f"/dashboard/quarantine/{qid}/reprocess", {"csrfmiddlewaretoken": token})
     after = client.get(f"/dashboard/quarantine/{qid}/").content.decode()
-    assert "已重新处理" in after
+    assert "已重新处理：提交已接受" in after
     assert 'id="reprocess"' not in after
-    from server.core.couch import cradle_db
-
     events = [e for e in entries(cradle_db("audit")) if e["action"] == "submission.reprocessed"]
-    assert [(e["actor"], e["source"], e["target"]) for e in events] == [("sup", "dashboard", qid)]
+    assert [(e["actor"], e["source"], e["target"], e["detail"]["result"]) for e in events] == [
+        ("sup", "dashboard", qid, "quarantined"),
+        ("sup", "dashboard", qid, "created"),
+    ]
 
 
-def test_reprocess_outside_the_scope_is_refused(loaded) -> None:
+def test_reprocess_outside_the_scope_is_not_found(loaded) -> None:
     qid = loaded["outside_scope"].quarantine_id
     response = signed_in("other_sup").post(f"/dashboard/quarantine/{qid}/reprocess")
-    assert response.status_code == 403
+    assert response.status_code == 404  # as for any ID outside the area: no existence leak
 
 
 # -- language ----------------------------------------------------------------------------
@@ -275,9 +285,18 @@ def test_an_admin_sees_every_page_and_every_county(loaded, monkeypatch) -> None:
     assert coverage_rows(html)[OTHER] == EXPECTED_BCG["2026-Q3"][OTHER]
 
 
-def test_couchdb_unreachable_gives_a_clear_page(loaded, settings) -> None:
+def test_couchdb_unreachable_gives_a_clear_page(loaded, settings, tmp_path, monkeypatch) -> None:
     from server.core.couch import reset_couch
 
+    # a source of the supervisor's county, so the sync page has runs to read
+    (tmp_path / "pyodk.toml").write_text(
+        '[central]\nbase_url = "http://127.0.0.1:9"\nusername = "u@x.cn"\npassword = "p"\n'
+    )
+    (tmp_path / "central.toml").write_text(
+        '[[source]]\nname = "gx"\npyodk_config = "pyodk.toml"\nproject_id = 1\n'
+        f'counties = ["{A[:6]}"]\n[source.forms]\nimmunization = "immunization"\n'
+    )
+    monkeypatch.setenv("CRADLE_CENTRAL_CONFIG", str(tmp_path / "central.toml"))
     sup = signed_in("sup")
     settings.COUCHDB = {**settings.COUCHDB, "URL": "http://127.0.0.1:9", "RETRIES": 0}
     settings.DATA_DIR = settings.DATA_DIR / "elsewhere"  # no cache to fall back on
