@@ -14,7 +14,7 @@ import pandas as pd
 from analytics import columns as C
 from analytics import quality as Q
 from analytics.config import Indicator, Programme, load_config
-from analytics.service import coverage_report, coverage_table
+from analytics.service import coverage_table, quality_report, township_trend
 from server.accounts.scope import Scope
 from server.dashboard.periods import previous_quarters
 from sync.ingest.problems import CATALOG
@@ -130,7 +130,9 @@ def coverage_view(*, scope: Scope, period: str, indicator: str, county: str | No
     """
     config = load_config()
     chosen = config.indicator(indicator)
-    table = coverage_table(period=period, indicators=[chosen.id], county=county, scope=scope)
+    table = coverage_table(
+        period=period, indicators=[chosen.id], county=county, scope=scope, overdue=False
+    )
     rows = [_row(r) for r in table.to_dict("records")]
     total = next((r for r in rows if r.level == "programme"), None)
     return CoverageView(
@@ -162,20 +164,21 @@ class ProgrammeTrends:
 
 
 def township_trends(
-    *, scope: Scope, township: str, county: str, until: str, quarters: int = 8
+    *, scope: Scope, township: str, until: str, quarters: int = 8
 ) -> list[ProgrammeTrends]:
     """Every indicator of one township for the `quarters` quarters ending with `until`.
 
-    Each quarter is one `coverage_table` call for the township's county (the same
-    numbers as the coverage page and the API for that quarter).
+    The same rows as the coverage page and the API for each quarter, read from the
+    quarter's shared counts when they exist, else counted for this township's children
+    only (`analytics.service.township_trend`).
     """
     config = load_config()
     by_indicator: dict[str, list[CoverageRow]] = {i.id: [] for i in config.indicators}
-    for label in previous_quarters(until, quarters):
-        table = coverage_table(period=label, county=county, scope=scope)
-        mine = table.loc[(table[C.LEVEL] == "township") & (table[C.TOWNSHIP] == township)]
-        for r in mine.to_dict("records"):
-            by_indicator.setdefault(r[C.INDICATOR], []).append(_row(r))
+    rows = township_trend(
+        township=township, periods=previous_quarters(until, quarters), scope=scope
+    )
+    for r in rows.to_dict("records"):
+        by_indicator.setdefault(r[C.INDICATOR], []).append(_row(r))
     out = []
     for programme in config.programmes:
         trends = [
@@ -264,13 +267,9 @@ def _quality_row(r: dict[str, Any]) -> QualityRow:
 
 
 def quality_view(*, scope: Scope, period: str, county: str | None) -> QualityView:
-    """The analytics data-quality table for the townships shown.
-
-    It comes with a coverage report; asking for one indicator keeps that part small.
-    """
-    first = load_config().indicators[0].id
-    report = coverage_report(period=period, indicators=[first], county=county, scope=scope)
-    rows = [_quality_row(r) for r in report.quality.to_dict("records")]
+    """The analytics data-quality table for the townships shown."""
+    table = quality_report(period=period, county=county, scope=scope)
+    rows = [_quality_row(r) for r in table.to_dict("records")]
     total = next((r for r in rows if r.level == "programme"), None)
     reasons = []
     if total is not None:

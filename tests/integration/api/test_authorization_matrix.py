@@ -47,16 +47,16 @@ RULES: dict[str, Rule] = {
     "audit": Rule("GET", lambda f: "/api/audit/", _all(403, anonymous=401, admin=200)),
     "submission-list": Rule("GET", lambda f: "/api/submissions/", READ_API),
     "submission-detail": Rule(
-        "GET", lambda f: f"/api/submissions/{IN_SCOPE}", {**READ_API, "other_sup": 403}
+        "GET", lambda f: f"/api/submissions/{IN_SCOPE}", {**READ_API, "other_sup": 404}
     ),
     "quarantine-list": Rule("GET", lambda f: "/api/quarantine/", QUARANTINE_API),
     "quarantine-detail": Rule(
-        "GET", lambda f: f"/api/quarantine/{f['qid']}", {**QUARANTINE_API, "other_sup": 403}
+        "GET", lambda f: f"/api/quarantine/{f['qid']}", {**QUARANTINE_API, "other_sup": 404}
     ),
     "quarantine-reprocess": Rule(
         "POST",
         lambda f: f"/api/quarantine/{f['qid']}/reprocess",
-        {**QUARANTINE_API, "other_sup": 403},
+        {**QUARANTINE_API, "other_sup": 404},
     ),
     "coverage": Rule("GET", lambda f: f"/api/coverage/{COVERAGE_QUERY}", COVERAGE),
     "coverage-map": Rule(
@@ -103,12 +103,12 @@ RULES: dict[str, Rule] = {
     "dashboard:quarantine": Rule(
         "GET",
         lambda f: f"/dashboard/quarantine/{f['qid']}/",
-        _all(200, anonymous=302, worker=302, other_sup=403, analyst=403),
+        _all(200, anonymous=302, worker=302, other_sup=404, analyst=403),
     ),
     "dashboard:quarantine-reprocess": Rule(
         "POST",
         lambda f: f"/dashboard/quarantine/{f['qid']}/reprocess",
-        _all(302, other_sup=403, analyst=403),
+        _all(302, other_sup=404, analyst=403),
     ),
     "dashboard:sync": Rule(
         "GET", lambda f: "/dashboard/sync/", _all(200, anonymous=302, worker=302, analyst=403)
