@@ -223,12 +223,26 @@ def due_children(
     status = dose_status(children, doses, on=on, schedule=schedule)
     out = children.copy()
     ids = out[C.CHILD_ID].astype(object)
+    # `status` is child-major, one row per schedule dose: a child's doses are one row here,
+    # joined in schedule order without a Python call per child and group.
+    k = len(schedule.doses)
+    codes = status[DOSE].to_numpy(dtype=object).reshape(-1, k).tolist()
+    states = status[STATUS].to_numpy(dtype=object).reshape(-1, k)
+    known = pd.Index(status[C.CHILD_ID].to_numpy(dtype=object)[::k], dtype=object)
     for name, wanted in ((DOSES_OVERDUE, OVERDUE), (DOSES_DUE, DUE)):
-        picked = status.loc[status[STATUS] == wanted]
-        joined = picked.groupby(C.CHILD_ID, sort=False)[DOSE].agg(" ".join)
+        hits = (states == wanted).tolist()
+        joined = pd.Series(
+            [
+                " ".join(c for c, hit in zip(row, picked, strict=True) if hit)
+                for row, picked in zip(codes, hits, strict=True)
+            ],
+            index=known,
+            dtype=object,
+        )
+        joined = joined[~known.duplicated(keep="last")]
         out[name] = ids.map(joined).fillna("").to_numpy(dtype=object)
-    out[N_OVERDUE] = out[DOSES_OVERDUE].str.split().str.len().astype("int64")
-    out[N_DUE] = out[DOSES_DUE].str.split().str.len().astype("int64")
+    for name, count in ((DOSES_OVERDUE, N_OVERDUE), (DOSES_DUE, N_DUE)):
+        out[count] = np.array([len(v.split()) for v in out[name]], dtype=np.int64)
 
     pending = status.loc[status[STATUS] != DONE].sort_values(
         [C.CHILD_ID, DUE_DATE, ORDER], kind="stable"

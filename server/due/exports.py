@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from typing import Any
 
 import pandas as pd
+from django.utils.safestring import SafeString, mark_safe
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
@@ -21,7 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from analytics import columns as C
 from analytics import due as D
 from server.due import selectors
-from server.due.services import DueList
+from server.due.services import DueList, iso_days
 
 #: (column of the list, bilingual header) for CSV and XLSX, in print order.
 HEADERS = (
@@ -40,9 +42,15 @@ NO_VILLAGE = "未填村 No village"
 _BAD_TITLE = re.compile(r"[\[\]:*?/\\]")
 
 
+DATES = (C.DOB, D.LAST_VISIT, D.NEXT_DUE_DATE)
+
+
+def _records(children: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a list, with its dates already written as text."""
+    return children.assign(**{c: iso_days(children[c]) for c in DATES}).to_dict("records")
+
+
 def _cell(column: str, value: Any) -> Any:
-    if column in (C.DOB, D.LAST_VISIT, D.NEXT_DUE_DATE):
-        return "" if pd.isna(value) else pd.Timestamp(value).date().isoformat()
     if column == D.NUTRITION_OVERDUE:
         return "是 yes" if bool(value) else ""
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else value
@@ -50,8 +58,7 @@ def _cell(column: str, value: Any) -> Any:
 
 def _rows(children: pd.DataFrame) -> list[list[Any]]:
     return [
-        [_cell(column, record[column]) for column, _ in HEADERS]
-        for record in children.to_dict("records")
+        [_cell(column, record[column]) for column, _ in HEADERS] for record in _records(children)
     ]
 
 
@@ -68,18 +75,43 @@ def to_json(due: DueList) -> dict[str, Any]:
                 "child_id": r[C.CHILD_ID],
                 "name": r[selectors.NAME] or "",
                 "sex": r[C.SEX],
-                "dob": _cell(C.DOB, r[C.DOB]),
+                "dob": r[C.DOB],
                 "village": r[selectors.VILLAGE] or "",
                 "doses_overdue": r[D.DOSES_OVERDUE].split(),
                 "doses_due": r[D.DOSES_DUE].split(),
-                "last_visit": _cell(D.LAST_VISIT, r[D.LAST_VISIT]) or None,
+                "last_visit": r[D.LAST_VISIT] or None,
                 "nutrition_overdue": bool(r[D.NUTRITION_OVERDUE]),
                 "next_dose": r[D.NEXT_DOSE] if isinstance(r[D.NEXT_DOSE], str) else None,
-                "next_due_date": _cell(D.NEXT_DUE_DATE, r[D.NEXT_DUE_DATE]) or None,
+                "next_due_date": r[D.NEXT_DUE_DATE] or None,
             }
-            for r in due.children.to_dict("records")
+            for r in _records(due.children)
         ]
     return body
+
+
+def html_rows(children: list[dict[str, Any]]) -> SafeString:
+    """The rows of the page's table (from `to_json`'s children), escaped as Django escapes:
+    one Python pass instead of a template loop, which took most of a 3,000-child page."""
+    rows = (
+        (
+            c["child_id"],
+            c["name"],
+            c["sex"] or "",
+            c["dob"],
+            c["village"],
+            " ".join(c["doses_overdue"]),
+            " ".join(c["doses_due"]),
+            c["last_visit"] or "",
+            "逾期 overdue" if c["nutrition_overdue"] else "",
+        )
+        for c in children
+    )
+    return mark_safe(  # noqa: S308 - every value is escaped here
+        "\n  ".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+            for row in rows
+        )
+    )
 
 
 def to_csv(due: DueList) -> bytes:

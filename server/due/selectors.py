@@ -1,115 +1,75 @@
-"""Reads for the due lists: schedule work from the analytics cache, names from CouchDB.
+"""Reads for the due lists, from the children register (`analytics.register`).
 
-The analytics cache holds no personal field, by design. Names and villages are read from
-the `submissions` database only for the children of one list (a Mango query by township
-with `fields`), used for that answer and never stored.
+A township's schedule work at a date is made once from the register and reused until one
+of its children's records changes (the township's stamp moves) or the date does. Villages
+and names are read for the children of one list only; names only through
+`child_details`, for users who may see them, and never kept.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Collection, Iterable
 from datetime import date
 
 import pandas as pd
 
 from analytics import columns as C
-from analytics.children import children_table
-from analytics.config import AnalyticsConfig, load_config
-from analytics.due import due_children
-from analytics.records import analysed_columns, explode_doses, prepare_records
-from analytics.service import default_source
-from analytics.source import Source
-from forms.contract import FORM_IDS
-from forms.registry import load_registry
+from analytics.register import read
 from forms.schedule import Schedule, load_schedule
-from server.core.couch import cradle_db
+from server.due.register import Memo, View, snapshot
 
 NAME = "child_name"
 VILLAGE = "village"
 
-_lock = threading.Lock()
-_memo: dict[str, object] = {}
+_work: Memo[tuple, pd.DataFrame] = Memo(64)
 
 
-def _prepared(
-    submissions: pd.DataFrame, config: AnalyticsConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Records and doses of the cached frame, recomputed only when the cache changed (the
-    cache hands out the same frame object until then)."""
-    with _lock:
-        if _memo.get("frame") is submissions and _memo.get("config") is config:
-            return _memo["records"], _memo["doses"]  # type: ignore[return-value]
-    records = prepare_records(
-        submissions,
-        event_dates=config.event_dates,
-        timezone=config.settings.timezone,
-        columns=[*analysed_columns(config), C.PACKS_GIVEN],
+def _township_work(
+    conn: sqlite3.Connection, key: tuple, township: str, on: date, schedule: Schedule
+) -> pd.DataFrame:
+    return _work.get_or_make(
+        key, lambda: read.due_work(conn, on=on, townships=[township], schedule=schedule)
     )
-    if C.DOSES_GIVEN in records:
-        doses = explode_doses(records)
-    else:
-        doses = pd.DataFrame({C.CHILD_ID: [], C.EVENT_DATE: pd.to_datetime([]), C.DOSE: []})
-    with _lock:
-        _memo.update(frame=submissions, config=config, records=records, doses=doses)
-    return records, doses
 
 
 def due_work(
+    view: View,
     *,
     on: date,
     townships: Iterable[str] | None,
-    source: Source | None = None,
     schedule: Schedule | None = None,
 ) -> pd.DataFrame:
     """Every child placed in `townships` at `on` (all when None), with their schedule work
     (`analytics.due.due_children` columns). Children born after `on` are left out."""
-    config = load_config()
     schedule = schedule or load_schedule()
-    dataset = (source or default_source(config)).load()
-    records, doses = _prepared(dataset.submissions, config)
-    children = children_table(records, on=on, townships=load_registry().townships)
-    if townships is not None:
-        children = children.loc[children[C.TOWNSHIP].isin(set(townships))]
-    children = children.loc[~(children[C.DOB] > pd.Timestamp(on))]
-    mine = records[C.CHILD_ID].isin(set(children[C.CHILD_ID])).to_numpy()
-    return due_children(
-        children.reset_index(drop=True),
-        records.loc[mine],
-        doses.loc[doses[C.CHILD_ID].isin(set(children[C.CHILD_ID])).to_numpy()],
-        on=on,
-        schedule=schedule,
-    )
+    with snapshot(view) as conn:
+        if townships is None:
+            return read.due_work(conn, on=on, townships=None, schedule=schedule)
+        towns = sorted(set(townships))
+        generation, _, stamps = read.stamps(conn, towns)
+        stamp = dict(stamps)
+        parts = [
+            _township_work(
+                conn, (str(view.state.path), generation, t, stamp.get(t), on), t, on, schedule
+            )
+            for t in towns
+        ] or [read.due_work(conn, on=on, townships=[], schedule=schedule)]
+    found = [p for p in parts if not p.empty] or parts[:1]
+    return found[0] if len(found) == 1 else pd.concat(found, ignore_index=True)
 
 
-def child_details(townships: Iterable[str], child_ids: Iterable[str]) -> pd.DataFrame:
+def child_details(view: View, townships: Collection[str], child_ids: Iterable[str]) -> pd.DataFrame:
     """`child_id`, `child_name`, `village` of these children, from their latest submission
-    in `townships` that records each (deleted submissions left out)."""
-    wanted = set(child_ids)
-    latest: dict[str, dict[str, tuple[str, str]]] = {NAME: {}, VILLAGE: {}}
-    if wanted:
-        selector = {
-            "form_id": {"$in": list(FORM_IDS)},
-            "township_code": {"$in": sorted(set(townships))},
-            "type": "submission",
-        }
-        fields = ["child_id", "village", "collected_at", "deleted", "_id", "data.child_name"]
-        for doc in cradle_db("submissions").iter_find(selector, fields=fields):
-            child = doc.get("child_id")
-            if child not in wanted or doc.get("deleted"):
-                continue
-            stamp = (str(doc.get("collected_at") or ""), str(doc.get("_id")))
-            for key, value in (
-                (NAME, (doc.get("data") or {}).get(NAME)),
-                (VILLAGE, doc.get(VILLAGE)),
-            ):
-                if value and stamp >= latest[key].get(child, (("", ""), ""))[0]:
-                    latest[key][child] = (stamp, str(value).strip())
-    ids = sorted(wanted)
+    in `townships` that records each (deleted submissions left out); "" when none does."""
+    ids = sorted(set(child_ids))
+    with snapshot(view) as conn:
+        names = read.child_names(conn, townships, ids)
+        places = read.villages(conn, townships, ids)
     return pd.DataFrame(
         {
             C.CHILD_ID: pd.Series(ids, dtype=object),
-            NAME: pd.Series([latest[NAME].get(i, (None, ""))[1] for i in ids], dtype=object),
-            VILLAGE: pd.Series([latest[VILLAGE].get(i, (None, ""))[1] for i in ids], dtype=object),
+            NAME: pd.Series([names.get(i, "") for i in ids], dtype=object),
+            VILLAGE: pd.Series([places.get(i, "") for i in ids], dtype=object),
         }
     )

@@ -11,23 +11,41 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.errors import AnalyticsError
+from analytics.periods import FIRST_DAY, LAST_DAY
 from server.accounts.scope import scope_for
 from server.core.errors import ApplicationError
 from server.core.ingest import local_today
 from server.core.renderers import CSVRenderer, XLSXRenderer
 from server.due import exports, services
+from server.due.register import RETRY_AFTER
 
 
 class DueQuery(serializers.Serializer):
     township = serializers.RegexField(r"^\d{9}$", help_text="9-digit township code")
     on = serializers.DateField(required=False, help_text="YYYY-MM-DD, default today")
+
+    def validate_on(self, value: date) -> date:
+        if not FIRST_DAY <= value <= LAST_DAY:
+            raise serializers.ValidationError(
+                f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}"
+            )
+        return value
+
+
+class RegisterBusy(APIException):
+    """503 while the children register is first built (DRF adds `Retry-After: wait`)."""
+
+    status_code = 503
+    default_code = "register_not_ready"
+    default_detail = "The children register is being built; try again in a minute."
+    wait = RETRY_AFTER
 
 
 def _due(user: Any, params: dict[str, str]) -> services.DueList:
@@ -42,6 +60,8 @@ def _due(user: Any, params: dict[str, str]) -> services.DueList:
         raise PermissionDenied(str(exc)) from exc
     except services.UnknownTownship as exc:
         raise NotFound(str(exc)) from exc
+    except services.RegisterNotReady as exc:
+        raise RegisterBusy() from exc
     except AnalyticsError as exc:
         raise ApplicationError(str(exc), code="invalid_query") from exc
 
@@ -92,11 +112,15 @@ def due_page(request: HttpRequest) -> HttpResponse:
     if "township" in params:
         try:
             due = _due(request.user, params)
-        except (PermissionDenied, NotFound) as exc:
+        except (PermissionDenied, NotFound, RegisterBusy) as exc:
             context["error"] = str(exc.detail)
-            return render(request, "due/due.html", context, status=exc.status_code)
+            page = render(request, "due/due.html", context, status=exc.status_code)
+            if isinstance(exc, RegisterBusy):
+                page["Retry-After"] = str(RETRY_AFTER)
+            return page
         except serializers.ValidationError as exc:
             context["error"] = str(exc.detail)
             return render(request, "due/due.html", context, status=400)
         context["due"] = exports.to_json(due)
+        context["due_rows"] = exports.html_rows(context["due"].get("children") or [])
     return render(request, "due/due.html", context)
