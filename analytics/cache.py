@@ -214,7 +214,11 @@ class ColumnarCache:
         self, manifest: dict[str, Any], tables: list[pa.Table], last_seq: Any
     ) -> dict[str, Any]:
         segments = list(manifest["segments"])
-        generation = int(manifest.get("generation", 0)) + 1
+        # Only new rows make a new generation: a feed position alone (CouchDB 3 may name
+        # the same point differently from one request to the next) changes no data, and
+        # must not throw away the reports kept for this generation.
+        tables = [t for t in tables if t.num_rows]
+        generation = int(manifest.get("generation", 0)) + (1 if tables else 0)
         if tables:
             table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
             latest = _last_copies(table[C.DOC_ID])

@@ -23,6 +23,7 @@ summed per township, county and programme before any division (`summarise`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -319,12 +320,17 @@ def target_denominators(
     C.require(targets, (C.TOWNSHIP, "year"), "targets")
     parts = []
     fractions = period.year_fractions()
+    wides: dict[str, pd.DataFrame] = {}  # many indicators share a target population
     for indicator in indicators:
         column = indicator.target_population
         if column is None:
             continue
-        C.require(targets, (column,), "targets")
-        wide = targets.pivot_table(index=C.TOWNSHIP, columns="year", values=column, aggfunc="sum")
+        if column not in wides:
+            C.require(targets, (column,), "targets")
+            wides[column] = targets.pivot_table(
+                index=C.TOWNSHIP, columns="year", values=column, aggfunc="sum"
+            )
+        wide = wides[column]
         if indicator.prorate:
             value = pd.Series(0.0, index=wide.index)
             for year, share in fractions.items():
@@ -402,11 +408,8 @@ def summarise(
     county_of = dict(zip(townships[C.TOWNSHIP], townships[C.COUNTY], strict=True))
     base[C.COUNTY] = base[C.TOWNSHIP].map(county_of)
     base[C.LEVEL] = "township"
-    sums = {C.NUMERATOR: "sum", C.DENOMINATOR: "sum", C.TARGET_DENOMINATOR: _sum_or_nan}
-    county = base.groupby([C.COUNTY, C.INDICATOR], sort=False).agg(sums).reset_index()
-    county[C.LEVEL] = "county"
-    programme = base.groupby(C.INDICATOR, sort=False).agg(sums).reset_index()
-    programme[C.LEVEL] = "programme"
+    county = _rolled_up(base, [C.COUNTY, C.INDICATOR], "county")
+    programme = _rolled_up(base, [C.INDICATOR], "programme")
     table = pd.concat([programme, county, base], ignore_index=True)
 
     names = townships.drop_duplicates(C.TOWNSHIP).set_index(C.TOWNSHIP)
@@ -448,5 +451,21 @@ def summarise(
     return table.loc[:, list(C.RESULT_COLUMNS)]
 
 
-def _sum_or_nan(values: pd.Series) -> float:
-    return float(values.sum()) if values.notna().any() else np.nan
+def _rolled_up(base: pd.DataFrame, keys: list[str], level: str) -> pd.DataFrame:
+    """Counts summed per group of `keys`; the target population summed too, or NaN when no
+    township of the group has one (a missing target is not a target of zero)."""
+    grouped = base.groupby(keys, sort=False)
+    out = grouped[[C.NUMERATOR, C.DENOMINATOR]].sum()
+    # Group by group as `Series.sum` adds (pairwise, missing as 0): the same bits as ever.
+    group = grouped.ngroup().to_numpy()
+    order = np.argsort(group, kind="stable")
+    values = base[C.TARGET_DENOMINATOR].to_numpy(dtype=float)[order]
+    bounds = np.searchsorted(group[order], np.arange(len(out) + 1))
+    known = ~np.isnan(values)
+    filled = np.where(known, values, 0.0)
+    out[C.TARGET_DENOMINATOR] = [
+        float(filled[a:b].sum()) if known[a:b].any() else np.nan for a, b in pairwise(bounds)
+    ]
+    out = out.reset_index()
+    out[C.LEVEL] = level
+    return out

@@ -22,6 +22,14 @@ _YEAR = re.compile(r"^(\d{4})$")
 _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/|~|\s+to\s+)\s*(\d{4}-\d{2}-\d{2})$")
 
 PERIOD_HELP = "2026-07 (month), 2026-Q3 (quarter), 2026 (year) or 2026-07-01..2026-09-30"
+#: The years a period may touch: the programme's data lie well inside them, and so do the
+#: dates pandas can hold (1677-09-21..2262-04-11), so no later step can overflow.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+
+class PeriodOutOfRange(AnalyticsError):
+    """A well-formed period that reaches outside `FIRST_DAY`..`LAST_DAY`."""
 
 
 @dataclass(frozen=True, order=True)
@@ -36,12 +44,21 @@ class Period:
     def parse(cls, text: str) -> Period:
         """Read `2026-07`, `2026-Q3`, `2026` or `2026-07-01..2026-09-30`.
 
-        Raises `AnalyticsError` for anything else, or a range that ends before it starts.
+        Raises `AnalyticsError` for anything else, a range that ends before it starts, or a
+        period reaching outside `FIRST_DAY`..`LAST_DAY`.
 
         >>> Period.parse("2026-02").end
         datetime.date(2026, 2, 28)
         """
-        text = (text or "").strip()
+        period = cls._read((text or "").strip())
+        if period.start < FIRST_DAY or period.end > LAST_DAY:
+            raise PeriodOutOfRange(
+                f"period {period.label!r} is outside the years {FIRST_DAY.year}-{LAST_DAY.year}"
+            )
+        return period
+
+    @classmethod
+    def _read(cls, text: str) -> Period:
         try:
             if m := _MONTH.match(text):
                 year, month = int(m[1]), int(m[2])

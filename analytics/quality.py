@@ -21,6 +21,8 @@ township figures (a median of medians is not a median).
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -85,6 +87,81 @@ def _in_period(instants: pd.Series, period: Period, timezone: str) -> np.ndarray
     return (ns >= first) & (ns < after)
 
 
+class QualityParts:
+    """One period's data-quality figures for every township at once, ready to be rolled up
+    for any set of townships (`quality_rollup`): counts summed per township, arrival lags
+    kept one per submission (a median of medians is not a median), grouped by township."""
+
+    def __init__(
+        self,
+        period: Period,
+        pooled: pd.DataFrame,
+        reason_columns: Sequence[str],
+    ) -> None:
+        self.period = period
+        self.reason_columns = tuple(reason_columns)
+        count_columns = self.count_columns
+        township = pooled[C.TOWNSHIP].astype(object)
+        #: Per township (None: rows without one): the count columns summed.
+        self.sums = (
+            pooled[count_columns].groupby(township, sort=False, dropna=False).sum().reset_index()
+        )
+        #: Per registry or other township: the sums, lag median and p90 (`_aggregate`).
+        self.townships = _aggregate(pooled, C.TOWNSHIP, "township", count_columns).set_index(
+            C.TOWNSHIP
+        )
+        timed = pooled[_LAG].notna().to_numpy()
+        places = township.to_numpy()[timed]
+        codes, uniques = pd.factorize(places, use_na_sentinel=False)
+        order = np.argsort(codes, kind="stable")
+        self._lags = pooled[_LAG].to_numpy(dtype=float)[timed][order]
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        self._slices = {
+            (None if pd.isna(place) else place): (int(bounds[k]), int(bounds[k + 1]))
+            for k, place in enumerate(uniques)
+        }
+        self._stats: dict[tuple[bool, frozenset | None], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def count_columns(self) -> list[str]:
+        return [*COUNTS, *self.reason_columns]
+
+    @property
+    def nbytes(self) -> int:
+        """About how much memory the parts hold."""
+        frames = (self.sums, self.townships)
+        held = sum(f.memory_usage(index=True, deep=False).sum() for f in frames)
+        return int(held + self._lags.nbytes)
+
+    def lag_stats(self, townships: frozenset[str] | None, *, grouped: bool) -> tuple[float, float]:
+        """Median and 90th percentile of the lags of `townships` (None: every row), as
+        `Series.median`/`quantile` compute them, or as a `groupby` does when `grouped`
+        (their interpolations differ in the last bit: each level keeps its own)."""
+        key = (grouped, townships)
+        with self._lock:
+            if key in self._stats:
+                return self._stats[key]
+        if townships is None:
+            values = self._lags
+        else:
+            spans = [self._slices[t] for t in townships if t in self._slices]
+            values = np.concatenate([self._lags[a:b] for a, b in sorted(spans)] or [[]])
+        lags = pd.Series(values, dtype=float)
+        if not len(lags):
+            stats = (np.nan, np.nan)
+        elif grouped:
+            groups = lags.groupby(np.zeros(len(lags), dtype=np.int8))
+            stats = (float(groups.median().iloc[0]), float(groups.quantile(0.9).iloc[0]))
+        else:
+            stats = (float(lags.median()), float(lags.quantile(0.9)))
+        with self._lock:
+            if len(self._stats) >= 4096:  # every distinct set of townships ever asked for
+                self._stats.clear()
+            self._stats[key] = stats
+        return stats
+
+
 def quality_table(
     submissions: pd.DataFrame,
     quarantine: pd.DataFrame,
@@ -113,12 +190,25 @@ def quality_table(
     --------
     See the module docstring.
     """
+    parts = quality_parts(
+        submissions, quarantine, period=period, children=children, timezone=timezone
+    )
+    return quality_rollup(parts, townships=townships, include_unplaced=include_unplaced)
+
+
+def quality_parts(
+    submissions: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    *,
+    period: Period,
+    children: pd.DataFrame | None = None,
+    timezone: str = "Asia/Shanghai",
+) -> QualityParts:
+    """The costly half of `quality_table`: every township's figures for `period`, once."""
     C.require(
         submissions, (C.DOC_ID, C.FORM_ID, C.CHILD_ID, C.TOWNSHIP, C.RECEIVED_AT), "submissions"
     )
     C.require(quarantine, (C.DOC_ID, C.TOWNSHIP, C.RECEIVED_AT, C.Q_REASON), "quarantine")
-    C.require(townships, (C.TOWNSHIP, C.COUNTY), "townships")
-    shown = set(townships[C.TOWNSHIP])
 
     gone = (
         submissions[C.TOMBSTONE].to_numpy(dtype=bool)
@@ -192,18 +282,40 @@ def quality_table(
     count_columns = [*COUNTS, *reason_columns]
     for column in count_columns:
         pooled[column] = pooled[column].fillna(0).astype(np.int64) if column in pooled else 0
-    county_of = dict(zip(townships[C.TOWNSHIP], townships[C.COUNTY], strict=True))
-    pooled[C.COUNTY] = pooled[C.TOWNSHIP].map(county_of)
-    if not include_unplaced:
-        pooled = pooled.loc[pooled[C.TOWNSHIP].isin(shown)]
+    return QualityParts(period, pooled, reason_columns)
 
-    levels = []
-    for level, key in (("programme", None), ("county", C.COUNTY), ("township", C.TOWNSHIP)):
-        levels.append(_aggregate(pooled, key, level, count_columns))
-    programme, county, township = levels
+
+def quality_rollup(
+    parts: QualityParts, *, townships: pd.DataFrame, include_unplaced: bool = True
+) -> pd.DataFrame:
+    """The data-quality table of `townships` from `parts`: cheap, for any scope or county.
+
+    `include_unplaced` counts rows of townships not in `townships` in the programme row.
+    """
+    C.require(townships, (C.TOWNSHIP, C.COUNTY), "townships")
+    period = parts.period
+    count_columns = parts.count_columns
+    shown = set(townships[C.TOWNSHIP])
+    county_of = dict(zip(townships[C.TOWNSHIP], townships[C.COUNTY], strict=True))
+    sums = parts.sums.assign(**{C.COUNTY: parts.sums[C.TOWNSHIP].map(county_of)})
+    if not include_unplaced:
+        sums = sums.loc[sums[C.TOWNSHIP].isin(shown)]
+    # The same figures as `_aggregate` over the submissions: counts summed, lags pooled.
+    programme = sums[count_columns].sum().to_frame().T.astype(np.int64)
+    programme[LAG_MEDIAN], programme[LAG_P90] = parts.lag_stats(
+        None if include_unplaced else frozenset(shown), grouped=False
+    )
+    programme[C.LEVEL] = "programme"
+    placed = sums.loc[sums[C.COUNTY].notna()]
+    county = placed.groupby(C.COUNTY, sort=True)[count_columns].sum()
+    members = placed.groupby(C.COUNTY, sort=True)[C.TOWNSHIP].agg(frozenset)
+    stats = [parts.lag_stats(members[c], grouped=True) for c in county.index]
+    county[LAG_MEDIAN] = np.array([m for m, _ in stats], dtype=float)
+    county[LAG_P90] = np.array([p for _, p in stats], dtype=float)
+    county = county.reset_index()
+    county[C.LEVEL] = "county"
     township = (
-        township.set_index(C.TOWNSHIP)
-        .reindex(townships[C.TOWNSHIP].astype(object))
+        parts.townships.reindex(townships[C.TOWNSHIP].astype(object))
         .rename_axis(C.TOWNSHIP)
         .reset_index()
     )
@@ -219,12 +331,9 @@ def quality_table(
     table[ACCEPTANCE_RATE] = np.where(
         total > 0, table[ACCEPTED] / total.where(total > 0, 1), np.nan
     )
-    for column, source in (
-        (C.TOWNSHIP_NAME_ZH, C.TOWNSHIP_NAME_ZH),
-        (C.TOWNSHIP_NAME_EN, C.TOWNSHIP_NAME_EN),
-    ):
+    for column in (C.TOWNSHIP_NAME_ZH, C.TOWNSHIP_NAME_EN):
         names = townships.drop_duplicates(C.TOWNSHIP).set_index(C.TOWNSHIP)
-        table[column] = table[C.TOWNSHIP].map(names[source]) if source in names else None
+        table[column] = table[C.TOWNSHIP].map(names[column]) if column in names else None
     for column in (C.COUNTY_NAME_ZH, C.COUNTY_NAME_EN):
         names = townships.drop_duplicates(C.COUNTY).set_index(C.COUNTY)
         table[column] = table[C.COUNTY].map(names[column]) if column in names else None
@@ -255,7 +364,7 @@ def quality_table(
         CHILDREN_SEX_CONFLICT,
         CHILDREN_DOB_CONFLICT,
     ]
-    return table.loc[:, leading + reason_columns].reset_index(drop=True)
+    return table.loc[:, leading + count_columns[len(COUNTS) :]].reset_index(drop=True)
 
 
 def _aggregate(

@@ -16,25 +16,24 @@ the total of the townships shown.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Protocol
 
-import numpy as np
 import pandas as pd
 
 from analytics import columns as C
-from analytics.children import children_table
 from analytics.config import AnalyticsConfig, Indicator, cache_dir, load_config
 from analytics.errors import AnalyticsError
-from analytics.indicators import count_indicators, summarise, target_denominators
+from analytics.per_township import (
+    PeriodFigures,
+    period_figures,
+    quality_table_of,
+    township_figures,
+)
 from analytics.periods import Period
 from analytics.quality import COLUMNS as QUALITY_COLUMNS
-from analytics.quality import quality_table
-from analytics.records import analysed_columns, explode_doses, prepare_records
+from analytics.records import analysed_columns
 from analytics.source import CouchSource, Dataset, Source, StageProgress
 from forms.registry import Registry, load_registry
 
@@ -66,86 +65,9 @@ class CoverageReport:
     county: str | None = None
 
 
-class _Prepared:
-    """Records, doses and per-date children of one dataset, kept while the dataset is."""
-
-    def __init__(self, submissions: pd.DataFrame, config: AnalyticsConfig) -> None:
-        self.submissions = submissions
-        self.records = prepare_records(
-            submissions,
-            event_dates=config.event_dates,
-            timezone=config.settings.timezone,
-            columns=analysed_columns(config),
-        )
-        self.doses = explode_doses(self.records) if C.DOSES_GIVEN in self.records else None
-        self._children: dict[date, pd.DataFrame] = {}
-
-    def children(self, on: date, townships: pd.DataFrame) -> pd.DataFrame:
-        if on not in self._children:
-            if len(self._children) >= 16:  # a dashboard's trend asks for a few dates
-                self._children.pop(next(iter(self._children)))
-            self._children[on] = children_table(self.records, on=on, townships=townships)
-        return self._children[on]
-
-
-_prepared: OrderedDict[tuple[int, int], _Prepared] = OrderedDict()
-_prepared_lock = threading.Lock()
-
-
-def _prepare(submissions: pd.DataFrame, config: AnalyticsConfig) -> _Prepared:
-    key = (id(submissions), id(config))
-    with _prepared_lock:
-        hit = _prepared.get(key)
-        if hit is not None and hit.submissions is submissions:
-            _prepared.move_to_end(key)
-            return hit
-    prepared = _Prepared(submissions, config)
-    with _prepared_lock:
-        _prepared[key] = prepared
-        while len(_prepared) > 2:
-            _prepared.popitem(last=False)
-    return prepared
-
-
 def needed_columns(config: AnalyticsConfig) -> list[str]:
     """Submission columns the indicators and the data-quality table read."""
     return list(dict.fromkeys([*analysed_columns(config), *QUALITY_COLUMNS, C.DELETED]))
-
-
-def _with_overdue(
-    table: pd.DataFrame, prepared: _Prepared, children: pd.DataFrame, period: Period
-) -> pd.DataFrame:
-    """Fill `overdue_children`: children with at least one overdue dose at the period's end,
-    per township, summed for the counties and the programme (the work behind the rate)."""
-    from analytics.due import N_OVERDUE, OVERDUE, STATUS, dose_status, overdue_per_township
-    from forms.schedule import load_schedule
-
-    doses = prepared.doses
-    if doses is None:
-        doses = pd.DataFrame({C.CHILD_ID: [], C.EVENT_DATE: pd.to_datetime([]), C.DOSE: []})
-    # Only whether a child has an overdue dose: the dose status, without the rest of each
-    # child's work list (`due_children`), which the coverage table does not show.
-    status = dose_status(children, doses, on=period.end, schedule=load_schedule())
-    late = status.loc[(status[STATUS] == OVERDUE).to_numpy(), C.CHILD_ID].unique()
-    work = pd.DataFrame(
-        {
-            C.TOWNSHIP: children[C.TOWNSHIP].to_numpy(),
-            N_OVERDUE: children[C.CHILD_ID].isin(late).to_numpy(dtype=np.int64),
-        }
-    )
-    per_town = overdue_per_township(work).set_index(C.TOWNSHIP)[C.OVERDUE_CHILDREN]
-    county_of = children.drop_duplicates(C.TOWNSHIP).set_index(C.TOWNSHIP)[C.COUNTY]
-    per_county = per_town.groupby(per_town.index.map(county_of)).sum()
-    out = table.copy()
-    level = out[C.LEVEL]
-    values = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    towns = level == "township"
-    values[towns] = out.loc[towns, C.TOWNSHIP].map(per_town).fillna(0).astype("int64")
-    counties = level == "county"
-    values[counties] = out.loc[counties, C.COUNTY].map(per_county).fillna(0).astype("int64")
-    values[level == "programme"] = int(per_town.sum())
-    out[C.OVERDUE_CHILDREN] = values
-    return out
 
 
 def default_source(config: AnalyticsConfig | None = None) -> CouchSource:
@@ -163,17 +85,140 @@ def default_source(config: AnalyticsConfig | None = None) -> CouchSource:
     )
 
 
+def check_query(
+    *,
+    period: str | Period,
+    indicators: Sequence[str] | None = None,
+    county: str | None = None,
+    registry: Registry | None = None,
+    config: AnalyticsConfig | None = None,
+) -> tuple[Period, tuple[Indicator, ...]]:
+    """The period and indicators of a query, or `AnalyticsError` saying what is wrong with
+    it (period, indicator, county). Reads no data: what fails here is the asker's to fix.
+    """
+    period = period if isinstance(period, Period) else Period.parse(period)
+    chosen = tuple((config or load_config()).select(indicators))
+    if county is not None and county not in set((registry or load_registry()).townships[C.COUNTY]):
+        raise AnalyticsError(f"unknown county {county!r}")
+    return period, chosen
+
+
 def _shown_townships(registry: Registry, *, county: str | None, scope: ScopeLike) -> pd.DataFrame:
     towns = registry.townships
-    if county is not None:
-        if county not in set(towns[C.COUNTY]):
-            raise AnalyticsError(f"unknown county {county!r}")
+    if county is not None:  # known: see `check_query`
         towns = towns.loc[towns[C.COUNTY] == county]
     if scope.townships is not None:
         towns = towns.loc[towns[C.TOWNSHIP].isin(scope.townships)]
         if towns.empty:
             raise PermissionError("no township of this request is in your area")
     return towns.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A checked request: what to compute, for which townships, from which data."""
+
+    period: Period
+    config: AnalyticsConfig
+    indicators: tuple[Indicator, ...]
+    registry: Registry
+    townships: pd.DataFrame
+    dataset: Dataset
+    everything: bool
+
+    def figures(self) -> PeriodFigures:
+        return period_figures(self.dataset.submissions, self.config, self.registry, self.period)
+
+    def figures_of(self, township: str) -> PeriodFigures:
+        return township_figures(
+            self.dataset.submissions,
+            self.config,
+            self.registry,
+            self.period,
+            township,
+            self.indicators,
+        )
+
+
+def _loaded(
+    *,
+    scope: ScopeLike,
+    county: str | None,
+    source: Source | None,
+    registry: Registry | None,
+    config: AnalyticsConfig | None,
+    progress: StageProgress | None = None,
+    rebuild: bool = False,
+) -> tuple[AnalyticsConfig, Registry, pd.DataFrame, Dataset]:
+    """Configuration, registry, the townships shown and the current data, for `scope`."""
+    config = config or load_config()
+    registry = registry or load_registry()
+    towns = _shown_townships(registry, county=county, scope=scope)
+    dataset = (source or default_source(config)).load(progress=progress, rebuild=rebuild)
+    return config, registry, towns, dataset
+
+
+def _request(
+    *,
+    period: str | Period,
+    indicators: Sequence[str] | None,
+    county: str | None,
+    scope: ScopeLike,
+    source: Source | None,
+    registry: Registry | None,
+    config: AnalyticsConfig | None,
+    progress: StageProgress | None = None,
+    rebuild: bool = False,
+) -> _Request:
+    if not scope.can_see_coverage:
+        raise PermissionError("this role may not see coverage")
+    period, chosen = check_query(
+        period=period, indicators=indicators, county=county, registry=registry, config=config
+    )
+    config, registry, towns, dataset = _loaded(
+        scope=scope,
+        county=county,
+        source=source,
+        registry=registry,
+        config=config,
+        progress=progress,
+        rebuild=rebuild,
+    )
+    everything = scope.townships is None and county is None
+    return _Request(period, config, chosen, registry, towns, dataset, everything)
+
+
+def _table(
+    request: _Request, *, overdue: bool = True, figures: PeriodFigures | None = None
+) -> pd.DataFrame:
+    """The coverage table of the request's townships, rolled up from the shared counts.
+
+    Without `overdue`, `overdue_children` stays empty (NA): it is the costliest column,
+    and the pages do not show it.
+    """
+    figures = figures or request.figures()
+    return _checked(figures.table(request.indicators, request.townships, overdue=overdue))
+
+
+def _quality(request: _Request) -> pd.DataFrame:
+    """The data-quality table of the request's townships, rolled up from the shared parts."""
+    table = quality_table_of(
+        request.dataset.submissions,
+        request.dataset.quarantine,
+        request.config,
+        request.registry,
+        request.period,
+        townships=request.townships,
+        include_unplaced=request.everything,
+    )
+    return _checked(table)
+
+
+def _checked(frame: pd.DataFrame) -> pd.DataFrame:
+    leaked = PERSONAL.intersection(frame.columns) | ({C.CHILD_ID} & set(frame.columns))
+    if leaked:  # a programming error, never user input
+        raise AnalyticsError(f"personal columns in an analytics result: {sorted(leaked)}")
+    return frame
 
 
 def coverage_report(
@@ -190,54 +235,33 @@ def coverage_report(
 ) -> CoverageReport:
     """Coverage table and data-quality table for `period`, restricted to `scope` and `county`.
 
+    The counting is shared: done once per period for every township and kept until the
+    data change (`analytics.per_township`); this call filters and rolls it up.
+
     Raises `PermissionError` when the scope may not see coverage (or nothing of the request
     is in it) and `AnalyticsError` for a bad period, indicator or county.
     """
-    if not scope.can_see_coverage:
-        raise PermissionError("this role may not see coverage")
-    period = period if isinstance(period, Period) else Period.parse(period)
-    config = config or load_config()
-    chosen = config.select(indicators)
-    registry = registry or load_registry()
-    towns = _shown_townships(registry, county=county, scope=scope)
-    dataset: Dataset = (source or default_source(config)).load(progress=progress, rebuild=rebuild)
-    prepared = _prepare(dataset.submissions, config)
-    children = prepared.children(period.end, registry.townships)
-    shown = set(towns[C.TOWNSHIP])
-    counts = count_indicators(
-        prepared.records,
+    request = _request(
         period=period,
-        indicators=chosen,
-        doses=prepared.doses,
-        children=children,
-        settings=config.settings,
+        indicators=indicators,
+        county=county,
+        scope=scope,
+        source=source,
+        registry=registry,
+        config=config,
+        progress=progress,
+        rebuild=rebuild,
     )
-    counts = counts.loc[counts[C.TOWNSHIP].isin(shown)]
-    targets = target_denominators(registry.targets, indicators=chosen, period=period)
-    table = summarise(
-        counts,
-        period=period,
-        indicators=chosen,
-        townships=towns,
-        target_counts=targets,
-        settings=config.settings,
+    return CoverageReport(
+        request.period,
+        _table(request),
+        _quality(request),
+        request.indicators,
+        request.config,
+        request.registry,
+        request.townships,
+        county,
     )
-    table = _with_overdue(table, prepared, children.loc[children[C.TOWNSHIP].isin(shown)], period)
-    everything = scope.townships is None and county is None
-    quality = quality_table(
-        dataset.submissions,
-        dataset.quarantine,
-        period=period,
-        townships=towns,
-        children=children.loc[children[C.TOWNSHIP].isin(shown)],
-        timezone=config.settings.timezone,
-        include_unplaced=everything,
-    )
-    for frame in (table, quality):
-        leaked = PERSONAL.intersection(frame.columns) | ({C.CHILD_ID} & set(frame.columns))
-        if leaked:  # a programming error, never user input
-            raise AnalyticsError(f"personal columns in an analytics result: {sorted(leaked)}")
-    return CoverageReport(period, table, quality, chosen, config, registry, towns, county)
 
 
 def coverage_table(
@@ -247,6 +271,7 @@ def coverage_table(
     county: str | None = None,
     scope: ScopeLike,
     source: Source | None = None,
+    overdue: bool = True,
 ) -> pd.DataFrame:
     """The coverage result table (`analytics.columns.RESULT_COLUMNS`) for the CLI and the API.
 
@@ -262,11 +287,72 @@ def coverage_table(
         Who asks (`server.accounts.scope.Scope`): supervisors see their townships only.
     source
         Where the data come from (default: Cradle's CouchDB through the local cache).
+    overdue
+        Fill `overdue_children` (False leaves it empty, and costs less).
 
     Examples
     --------
     See the module docstring.
     """
-    return coverage_report(
-        period=period, indicators=indicators, county=county, scope=scope, source=source
-    ).table
+    request = _request(
+        period=period,
+        indicators=indicators,
+        county=county,
+        scope=scope,
+        source=source,
+        registry=None,
+        config=None,
+    )
+    return _table(request, overdue=overdue)
+
+
+def quality_report(
+    *,
+    period: str | Period,
+    county: str | None = None,
+    scope: ScopeLike,
+    source: Source | None = None,
+) -> pd.DataFrame:
+    """The data-quality table alone (`analytics.quality`), as `coverage_report` has it."""
+    request = _request(
+        period=period,
+        indicators=None,
+        county=county,
+        scope=scope,
+        source=source,
+        registry=None,
+        config=None,
+    )
+    return _quality(request)
+
+
+def township_trend(
+    *,
+    township: str,
+    periods: Sequence[str | Period],
+    scope: ScopeLike,
+    source: Source | None = None,
+) -> pd.DataFrame:
+    """The rows of one township, every indicator, for each of `periods` in order: the same
+    rows as each period's coverage table (`overdue_children` left empty), from one read of
+    the data and only that township's children unless the period's shared counts exist.
+
+    Raises `PermissionError` when the township is not in the scope.
+    """
+    if not scope.can_see_coverage:
+        raise PermissionError("this role may not see coverage")
+    parsed = [p if isinstance(p, Period) else Period.parse(p) for p in periods]
+    config, registry, towns, dataset = _loaded(
+        scope=scope, county=None, source=source, registry=None, config=None
+    )
+    mine = towns.loc[(towns[C.TOWNSHIP] == township).to_numpy()].reset_index(drop=True)
+    if mine.empty:
+        raise PermissionError("this township is not in your area")
+    tables = []
+    for period in parsed:
+        request = _Request(period, config, config.indicators, registry, mine, dataset, False)
+        table = _table(request, overdue=False, figures=request.figures_of(township))
+        tables.append(table.loc[(table[C.LEVEL] == "township").to_numpy()])
+    if not tables:
+        return pd.DataFrame(columns=list(C.RESULT_COLUMNS))
+    return pd.concat(tables, ignore_index=True)

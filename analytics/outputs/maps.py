@@ -18,14 +18,12 @@ from functools import lru_cache
 from itertools import pairwise
 
 import geopandas as gpd
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib import font_manager, patheffects
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrow, Patch, Rectangle
 
 from analytics import columns as C
@@ -161,7 +159,7 @@ def _nice_length(span_m: float) -> float:
     return 1_000_000.0
 
 
-def _scale_bar(ax: plt.Axes, font: dict) -> None:
+def _scale_bar(ax: Axes, font: dict) -> None:
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     length = _nice_length(x1 - x0)
@@ -192,7 +190,7 @@ def _scale_bar(ax: plt.Axes, font: dict) -> None:
         )
 
 
-def _north_arrow(fig: plt.Figure, x: float, y: float, font: dict) -> None:
+def _north_arrow(fig: Figure, x: float, y: float, font: dict) -> None:
     fig.patches.append(
         FancyArrow(
             x,
@@ -251,7 +249,9 @@ def render_map(
     classes = classes_for(indicator, rates, chinese=chinese)
     which = classes.assign(np.where(no_data, np.nan, rates))
 
-    fig = plt.figure(figsize=(12.5, 8.6), dpi=dpi)
+    # A figure of its own, not pyplot's: nothing global (several threads may draw at once),
+    # and no canvas that redraws the whole figure after each layer geopandas adds.
+    fig = Figure(figsize=(12.5, 8.6), dpi=dpi)
     ax = fig.add_axes((0.01, 0.07, 0.72, 0.78))
     colours = np.array(classes.colours, dtype=object)
     fill = np.where(which >= 0, colours[np.maximum(which, 0)], "white")
@@ -338,7 +338,7 @@ def render_map(
     )
     if small.any():
         handles.append(
-            plt.Line2D(
+            Line2D(
                 [],
                 [],
                 marker="o",
@@ -399,8 +399,9 @@ def render_map(
         foot += "  ·  " + ("合成演示数据 " if chinese else "") + "SYNTHETIC DEMO REGISTRY"
     fig.text(0.5, 0.03, foot, ha="center", va="center", fontsize=8, color="#555555", **font)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
-    plt.close(fig)
+    # The fastest zlib level: a tenth of the encoding time for a file about a tenth larger
+    # (PNG is lossless: the image is the same).
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white", pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 

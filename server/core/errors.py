@@ -1,6 +1,8 @@
 """The server's one error type and the DRF handler that turns errors into clear JSON.
 
-Every API error body is `{"error": code, "message": text, "detail": ...}`.
+Every API error body is `{"error": code, "message": text, "detail": ...}`. CouchDB out of
+reach is a 503 with `Retry-After` wherever it surfaces, also when a package wrapped it
+(`AnalyticsError("cannot read ... from CouchDB") from CouchUnavailable`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from sync.errors import CouchUnavailable, SyncError
 
 log = logging.getLogger(__name__)
 
+#: Seconds a client should wait before trying again when CouchDB is out of reach.
+RETRY_AFTER = "30"
+STORAGE_UNAVAILABLE = "The data store is unavailable; try again shortly."
+
 
 class ApplicationError(Exception):
     """A business-rule failure a client can understand and act on."""
@@ -30,25 +36,43 @@ class ApplicationError(Exception):
         self.extra = extra
 
 
-def _body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+def storage_unavailable(exc: BaseException) -> CouchUnavailable | None:
+    """The `CouchUnavailable` that `exc` is or was raised from (its `__cause__` chain, or
+    the exception being handled when it was raised), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, CouchUnavailable):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return None
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    """The body of every API error."""
     return {"error": code, "message": message, "detail": detail}
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, ApplicationError):
-        return Response(_body(exc.code, exc.message, exc.extra), status=exc.status_code)
-    if isinstance(exc, CouchUnavailable):
-        log.warning("storage unavailable: %s", exc)
+    if storage_unavailable(exc) is not None:
+        request = context.get("request")
+        where = f"{request.method} {request.path}" if request is not None else "API"
+        log.error("storage unavailable on %s", where, exc_info=exc)
         response = Response(
-            _body("storage_unavailable", "The data store is unavailable; try again shortly."),
+            error_body("storage_unavailable", STORAGE_UNAVAILABLE),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
-        response["Retry-After"] = "30"
+        response["Retry-After"] = RETRY_AFTER
         return response
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.extra), status=exc.status_code)
     if isinstance(exc, SyncError):
-        log.error("storage error: %s", exc)
+        log.error("storage error: %s", exc, exc_info=exc)
         return Response(
-            _body("storage_error", "The data store refused the request."),
+            error_body("storage_error", "The data store refused the request."),
             status=status.HTTP_502_BAD_GATEWAY,
         )
     response = drf_exception_handler(exc, context)
@@ -59,5 +83,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         codes = exc.get_codes()
         code = codes if isinstance(codes, str) else "invalid"
         message = exc.detail if isinstance(exc.detail, str) else "The request is not valid."
-        response.data = _body(code, str(message), None if isinstance(exc.detail, str) else detail)
+        response.data = error_body(
+            code, str(message), None if isinstance(exc.detail, str) else detail
+        )
     return response

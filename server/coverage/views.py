@@ -7,8 +7,10 @@ no personal data can come out (the analytics hold aggregates only).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -17,8 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.config import Indicator
 from analytics.errors import AnalyticsError
-from analytics.service import CoverageReport, coverage_report
+from analytics.periods import Period
+from analytics.service import CoverageReport, check_query, coverage_report, coverage_table
+from forms.registry import load_registry
 from server.accounts.scope import Scope, scope_for
 from server.core.errors import ApplicationError
 from server.core.renderers import CSVRenderer, GeoJSONRenderer, PNGRenderer, XLSXRenderer
@@ -70,21 +75,61 @@ def _scope(request: Request) -> Scope:
     return scope
 
 
-def _report(request: Request, params: dict[str, Any]) -> CoverageReport:
+@dataclass(frozen=True)
+class _Asked:
+    """A checked query: who asks, for which period, indicators and county."""
+
+    scope: Scope
+    period: Period
+    indicators: tuple[Indicator, ...]
+    county: str | None
+
+    @property
+    def ids(self) -> list[str]:
+        return [i.id for i in self.indicators]
+
+
+def _asked(request: Request, params: dict[str, Any]) -> _Asked:
+    """A bad period, indicator or county is a 400 `invalid_query`; any later failure
+    (CouchDB out of reach: 503) is the server's, and answered as such."""
+    scope = _scope(request)
     indicators = params.get("indicator")
     if isinstance(indicators, str):
         indicators = [indicators]
     try:
+        period, chosen = check_query(
+            period=params["period"], indicators=indicators, county=params.get("county")
+        )
+    except AnalyticsError as exc:
+        raise ApplicationError(str(exc), code="invalid_query") from exc
+    return _Asked(scope, period, chosen, params.get("county"))
+
+
+def _report(request: Request, params: dict[str, Any]) -> CoverageReport:
+    asked = _asked(request, params)
+    try:
         return coverage_report(
-            period=params["period"],
-            indicators=indicators,
-            county=params.get("county"),
-            scope=_scope(request),
+            period=asked.period, indicators=asked.ids, county=asked.county, scope=asked.scope
         )
     except PermissionError as exc:
         raise PermissionDenied(str(exc) or "Outside your area.") from exc
-    except AnalyticsError as exc:
-        raise ApplicationError(str(exc), code="invalid_query") from exc
+
+
+def _table(request: Request, params: dict[str, Any]) -> tuple[pd.DataFrame, _Asked]:
+    """The coverage table alone, for the map and GeoJSON: no data-quality table and no
+    overdue children, which neither shows (the costliest parts of a first request)."""
+    asked = _asked(request, params)
+    try:
+        table = coverage_table(
+            period=asked.period,
+            indicators=asked.ids,
+            county=asked.county,
+            scope=asked.scope,
+            overdue=False,
+        )
+    except PermissionError as exc:
+        raise PermissionDenied(str(exc) or "Outside your area.") from exc
+    return table, asked
 
 
 def _attachment(response: Response, name: str) -> Response:
@@ -143,16 +188,17 @@ class CoverageMapView(_CoverageBase):
 
     @extend_schema(parameters=PARAMS, responses={(200, "image/png"): bytes})
     def get(self, request: Request) -> Response:
-        report = _report(request, _query(request, MapQuery))
+        table, asked = _table(request, _query(request, MapQuery))
         from analytics.outputs.maps import render_map
 
+        registry = load_registry()
         body = render_map(
-            table=report.table,
-            indicator=report.indicators[0],
-            period=report.period,
-            boundaries=report.registry.boundaries,
-            county_boundaries=report.registry.county_boundaries(),
-            synthetic=report.registry.synthetic,
+            table=table,
+            indicator=asked.indicators[0],
+            period=asked.period,
+            boundaries=registry.boundaries,
+            county_boundaries=registry.county_boundaries(),
+            synthetic=registry.synthetic,
         )
         return Response(body)
 
@@ -165,7 +211,7 @@ class CoverageGeoJSONView(_CoverageBase):
 
     @extend_schema(parameters=PARAMS, responses={(200, "application/geo+json"): dict})
     def get(self, request: Request) -> Response:
-        report = _report(request, _query(request, CoverageQuery))
+        table, _ = _table(request, _query(request, CoverageQuery))
         from analytics.outputs.geojson import to_geojson
 
-        return Response(to_geojson(report.table, report.registry.boundaries))
+        return Response(to_geojson(table, load_registry().boundaries))

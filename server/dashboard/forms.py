@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from analytics.errors import AnalyticsError
-from analytics.periods import Period
+from analytics.periods import FIRST_DAY, LAST_DAY, Period, PeriodOutOfRange
 from server.accounts.scope import Scope
 from server.dashboard import places, selectors
 from server.dashboard.periods import default_period, quarter_label
@@ -17,6 +17,10 @@ from server.dashboard.periods import default_period, quarter_label
 def _period(value: str) -> str:
     try:
         return Period.parse(value).label
+    except PeriodOutOfRange as exc:
+        message = _("时期须在 %(first)s 至 %(last)s 年之间：%(value)s")
+        params = {"first": FIRST_DAY.year, "last": LAST_DAY.year, "value": value}
+        raise forms.ValidationError(message, params=params) from exc
     except AnalyticsError as exc:
         message = _("无法识别的时期：%(value)s")
         raise forms.ValidationError(message, params={"value": value}) from exc

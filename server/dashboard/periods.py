@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from analytics.periods import Period
+from analytics.periods import FIRST_DAY, Period
 
 
 @dataclass(frozen=True)
@@ -19,15 +19,18 @@ def quarter_label(day: date) -> str:
 
 
 def previous_quarters(label: str, count: int) -> list[str]:
-    """`count` quarters ending with `label`, oldest first.
+    """`count` quarters ending with `label`, oldest first (none before `FIRST_DAY`).
 
     >>> previous_quarters("2026-Q2", 3)
     ['2025-Q4', '2026-Q1', '2026-Q2']
+    >>> previous_quarters("2000-Q2", 8)
+    ['2000-Q1', '2000-Q2']
     """
     period = Period.parse(label)
     index = period.start.year * 4 + (period.start.month - 1) // 3
+    first = FIRST_DAY.year * 4 + (FIRST_DAY.month - 1) // 3
     out = []
-    for i in range(index - count + 1, index + 1):
+    for i in range(max(index - count + 1, first), index + 1):
         out.append(f"{i // 4}-Q{i % 4 + 1}")
     return out
 

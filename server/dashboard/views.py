@@ -22,12 +22,19 @@ from analytics.errors import AnalyticsError
 from server.accounts.scope import Scope, scope_for
 from server.core.errors import ApplicationError
 from server.core.ingest import local_today
+from server.core.middleware import unavailable_response
 from server.dashboard import places, presenters, selectors, services
 from server.dashboard.forms import CoverageQuery, QualityQuery, TownshipQuery
 from server.dashboard.periods import period_groups, previous_quarters
-from server.submissions.selectors import SubmissionFilters, quarantine_get, quarantine_list
+from server.submissions.selectors import (
+    ListPage,
+    SubmissionFilters,
+    quarantine_get,
+    quarantine_list,
+)
 from server.syncs import services as syncs
 from sync.errors import SyncError
+from sync.listing import InvalidCursor
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +82,10 @@ def page(needs: str | None = None) -> Callable:
 
 
 def _unavailable(request: HttpRequest, error: Exception) -> HttpResponse:
-    log.warning("dashboard: %s", error)
-    return render(request, "dashboard/unavailable.html", {"error": str(error)}, status=503)
+    """503 with `Retry-After`: the figures cannot be read now (CouchDB out of reach, or the
+    analytics cache unusable). The reason goes to the log, not to the page."""
+    log.error("dashboard %s: %s", request.path, error, exc_info=error)
+    return unavailable_response(request)
 
 
 @page()
@@ -139,9 +148,9 @@ def township(request: HttpRequest, scope: Scope, code: str) -> HttpResponse:
         return render(request, "dashboard/township.html", context, status=400)
     until = query.cleaned_data["until"]
     try:
-        programmes = selectors.township_trends(
-            scope=scope, township=code, county=place.county_code, until=until
-        )
+        programmes = selectors.township_trends(scope=scope, township=code, until=until)
+    except PermissionError:
+        return render(request, "dashboard/forbidden.html", status=403)
     except AnalyticsError as error:
         return _unavailable(request, error)
     context = {
@@ -177,19 +186,11 @@ def quality(request: HttpRequest, scope: Scope) -> HttpResponse:
         return _unavailable(request, error)
     context.update(q=q, period_listed=_listed(q["period"], context["period_groups"]), view=view)
     if scope.can_manage_quarantine:
-        offset = _offset(request)
-        held = quarantine_list(
-            scope=scope,
-            filters=SubmissionFilters(county_code=q["county"]),
-            limit=QUARANTINE_PAGE + 1,
-            offset=offset,
-        )
+        held = _quarantine_page(scope, q["county"], request.GET.get("cursor") or None)
         context.update(
-            quarantine=[presenters.quarantine_item(d) for d in held[:QUARANTINE_PAGE]],
-            quarantine_offset=offset,
-            quarantine_more=len(held) > QUARANTINE_PAGE,
-            quarantine_next=offset + QUARANTINE_PAGE,
-            quarantine_previous=max(0, offset - QUARANTINE_PAGE),
+            quarantine=[presenters.quarantine_item(d) for d in held.results],
+            quarantine_next=held.next,
+            quarantine_previous=held.previous,
         )
     return render(request, "dashboard/quality.html", context)
 
@@ -198,11 +199,13 @@ def _listed(period: str, groups: list) -> bool:
     return any(period in g.labels for g in groups)
 
 
-def _offset(request: HttpRequest) -> int:
+def _quarantine_page(scope: Scope, county: str | None, cursor: str | None) -> ListPage:
+    """A page of the quarantine list; an edited or stale link shows the first page."""
+    filters = SubmissionFilters(county_code=county)
     try:
-        return max(0, min(int(request.GET.get("offset", "0")), 1_000_000))
-    except ValueError:
-        return 0
+        return quarantine_list(scope=scope, filters=filters, limit=QUARANTINE_PAGE, cursor=cursor)
+    except InvalidCursor:
+        return quarantine_list(scope=scope, filters=filters, limit=QUARANTINE_PAGE)
 
 
 @page("can_manage_quarantine")
@@ -257,9 +260,11 @@ def _sync_context(scope: Scope, run_id: str | None) -> dict[str, Any]:
     }
     try:
         context["sources"] = syncs.source_list(scope=scope)
-    except ApplicationError as error:
+        runs = syncs.sync_run_list(scope=scope, limit=20)
+    except ApplicationError as error:  # a broken sources file: said on the page
         context["config_error"] = error.message
-    context["runs"] = [presenters.sync_run(r) for r in syncs.sync_run_list(scope=scope, limit=20)]
+        runs = []
+    context["runs"] = [presenters.sync_run(r) for r in runs]
     if run_id:
         record = syncs.sync_run_get(scope=scope, run_id=run_id[:80])
         context["run"] = presenters.sync_run(record) if record else None

@@ -116,6 +116,23 @@ def test_a_second_run_reads_only_the_changes(
     assert len(cache.read()) == len(docs) + 7
 
 
+def test_a_feed_that_moved_without_new_rows_keeps_the_generation(
+    couch: CouchClient, loaded: tuple[str, list[dict], list[dict]], cache_root: Path
+) -> None:
+    """Reports are kept per generation: a change that adds no row (here a design
+    document) moves the feed position but must not make the same data look new."""
+    prefix, _, _ = loaded
+    db = couch.db(db_name(prefix, "submissions"))
+    cache = ColumnarCache(cache_root, SUBMISSIONS)
+    cache.refresh(db)
+    before = cache.manifest()
+    db.put({"_id": "_design/unrelated", "views": {}})
+    cache.refresh(db)
+    after = cache.manifest()
+    assert after["last_seq"] != before["last_seq"]
+    assert (after["generation"], after["segments"]) == (before["generation"], before["segments"])
+
+
 def test_a_crash_mid_write_leaves_the_previous_state(
     couch: CouchClient, loaded: tuple[str, list[dict], list[dict]], cache_root: Path
 ) -> None:
