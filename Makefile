@@ -87,6 +87,7 @@ ifeq ($(OWN_COUCHDB),yes)
 	@scripts/couchdb.sh start $(DATA)/couchdb $(COUCHDB_PORT)
 endif
 	@COUCHDB_URL=$(RUN_COUCHDB_URL) $(CRADLE) setup --dev-admin --demo
+	@COUCHDB_URL=$(RUN_COUCHDB_URL) $(CRADLE) index refresh
 	@if [ -f $(RUN_DIR)/cradle.pid ] && kill -0 "$$(cat $(RUN_DIR)/cradle.pid)" 2>/dev/null; then \
 	  echo "cradle: already running (pid $$(cat $(RUN_DIR)/cradle.pid)); restarting it"; \
 	  kill "$$(cat $(RUN_DIR)/cradle.pid)"; \

@@ -83,6 +83,7 @@ def cli() -> None:
 @click.option("--daemon", is_flag=True, help="detach and write --pid-file")
 @click.option("--pid-file", type=click.Path(dir_okay=False), help="where the master's PID goes")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="error and access log file")
+@one_line_errors
 def serve(
     host: str,
     port: int,
@@ -94,12 +95,18 @@ def serve(
 ) -> None:
     """Serve Cradle with gunicorn, as in production.
 
+    `X-Forwarded-Proto` is believed only from DJANGO_TRUSTED_PROXIES, and only when
+    DJANGO_BEHIND_TLS_PROXY is on (gunicorn's own default would believe any local client).
+
     Example: cradle serve --port 8000 --workers 4
     """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
+    conf = importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
     args = [
         sys.executable, "-m", "gunicorn", "server.wsgi:application",
         "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
         "--timeout", "120", "--graceful-timeout", "20",
+        "--forwarded-allow-ips", ",".join(conf.TRUSTED_PROXIES),
     ]  # fmt: skip
     if daemon:
         args.append("--daemon")
@@ -107,14 +114,15 @@ def serve(
         args += ["--pid", pid_file]
     if log_file:
         args += ["--error-logfile", log_file, "--access-logfile", log_file]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "server.settings")
     os.execv(sys.executable, args)  # noqa: S606 - replaces this process with gunicorn
 
 
 @cli.command()
 @click.option("--dev-admin", is_flag=True, help="also create the development admin login")
 @click.option(
-    "--demo", is_flag=True, help="load synthetic demo data and demo logins if CouchDB is empty"
+    "--demo",
+    is_flag=True,
+    help="load synthetic demo data (or finish an interrupted load) and demo logins",
 )
 @one_line_errors
 def setup(dev_admin: bool, demo: bool) -> None:
@@ -141,7 +149,12 @@ def setup(dev_admin: bool, demo: bool) -> None:
     if demo:
         from server.core.bootstrap import ensure_demo
 
-        for line in ensure_demo():
+        def progress(done: int, total: int) -> None:
+            click.echo(f"\r  demo data: {done:,}/{total:,}", nl=False, err=True)
+
+        lines = ensure_demo(progress=progress)
+        click.echo("", err=True)
+        for line in lines:
             click.echo(f"  {line}")
 
 
@@ -183,6 +196,48 @@ def couch_check() -> None:
     if not ready:
         click.echo("Cradle's databases are not all ready: run `cradle setup`.")
         sys.exit(3)
+
+
+@cli.group()
+def index() -> None:
+    """The local indexes kept from CouchDB's changes feed, and CouchDB's own views."""
+
+
+@index.command("refresh")
+@click.option("--rebuild", is_flag=True, help="forget the local indexes and read the feed anew")
+@one_line_errors
+def index_refresh(rebuild: bool) -> None:
+    """Bring the children register, the submission listings and the versions view up to
+    date, so that the first tablet or person after an upgrade or a bulk load does not
+    wait for them. Safe to interrupt: run it again and it goes on from where it stopped.
+
+    Example: cradle index refresh --rebuild
+    """
+    _django()
+    from server.core.couch import cradle_db
+    from server.due.register import refresh_register
+    from server.submissions.selectors import refresh_listings
+    from sync.ingest.versions import refresh_version_index
+
+    def shown(name: str) -> Callable[[int, int | None], None]:
+        def progress(done: int, total: int | None) -> None:
+            of = f"/{total:,}" if total else ""
+            click.echo(f"\r  {name}: {done:,}{of} changes read", nl=False, err=True)
+
+        return progress
+
+    result = refresh_register(rebuild=rebuild, progress=shown("children register"))
+    click.echo("", err=True)
+    click.echo(f"  children register: {result.rows:,} changes applied in {result.seconds:.1f} s")
+    results = refresh_listings(
+        rebuild=rebuild,
+        progress=lambda name, done, total: shown(name.replace("_", " "))(done, total),
+    )
+    click.echo("", err=True)
+    for name, listing in results.items():
+        label = name.replace("_", " ")
+        click.echo(f"  {label}: {listing.rows:,} changes applied in {listing.seconds:.1f} s")
+    refresh_version_index(cradle_db("submissions"), lambda line: click.echo(f"  {line}"))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
