@@ -16,7 +16,11 @@ from sync.couch import CouchClient, CouchSettings
 @dataclass(frozen=True)
 class Result:
     """One figure: `value` against `baseline` measured in the same run; ratio = value/baseline
-    (for rates, higher is better; for times, lower)."""
+    (for rates, higher is better; for times, lower).
+
+    A `goal` is an upper bound on the value (or on the ratio, with `goal_on="ratio"`); `met`
+    says whether it was kept. A value that could not be measured is NaN (null in JSON).
+    """
 
     name: str
     value: float
@@ -24,15 +28,29 @@ class Result:
     baseline: float | None
     n: int
     note: str = ""
+    goal: float | None = None
+    goal_on: str = "value"
 
     @property
     def ratio(self) -> float | None:
-        if not self.baseline:
+        if not self.baseline or not math.isfinite(self.value):
             return None
         return self.value / self.baseline
 
+    @property
+    def met(self) -> bool | None:
+        if self.goal is None:
+            return None
+        measured = self.ratio if self.goal_on == "ratio" else self.value
+        if measured is None or not math.isfinite(measured):
+            return None
+        return measured <= self.goal
+
     def as_dict(self) -> dict:
-        return {**asdict(self), "ratio": self.ratio}
+        data = {**asdict(self), "ratio": self.ratio, "met": self.met}
+        return {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in data.items()
+        }
 
 
 def percentile(values: Sequence[float], q: float) -> float:
