@@ -34,6 +34,7 @@ PASSWORD = "bench-paths-2026"  # noqa: S105 - throw-away logins of a local bench
 WORKER, SUPERVISOR, ANALYST = "bench_worker", "bench_supervisor", "bench_analyst"
 JOURNAL = "changes.json"
 GOAL_PAGE_MS, GOAL_API_MS, GOAL_STALE_MS, GOAL_KEEP_UP, GOAL_MB = 1000, 300, 50, 0.10, 1024
+GOAL_MAP_MS = 3000  # one indicator, one county
 
 
 def say(message: str) -> None:
@@ -211,8 +212,12 @@ class Bench:
         self.paths["coverage_api"] = lambda: self.supervisor.get(
             "/api/coverage/", params=query, headers={"Accept": "application/json"}
         )
+        self.paths["map_png"] = lambda: self.supervisor.get(
+            "/api/coverage/map.png", params={**query, "indicator": "imm_hepb3"}
+        )
         for name in ("coverage_page", "township_page", "coverage_api"):
             self.results += _rows(name, timed(self.paths[name], self.n), page, GOAL_PAGE_MS)
+        self.results += _rows("map_png", timed(self.paths["map_png"], self.n), page, GOAL_MAP_MS)
 
     def keep_up(self, db: Database, journal: Journal, cold: dict[str, float | None]) -> None:
         """1% of the submissions change; then the next request of each path, once."""
@@ -220,7 +225,7 @@ class Bench:
         docs = sample_documents(db, 0.01, seed=14, exclude=frozenset(chains | set(journal.created)))
         changed = churn(db, docs, journal, seed=14)
         say(f"changed {changed:,} submissions (1%); timing the next request of each path")
-        analytics = {"coverage_page", "township_page", "coverage_api"}
+        analytics = {"coverage_page", "township_page", "coverage_api", "map_png"}
         for name, send in self.paths.items():
             s = timed(send, 1, warm=False)
             kind = "analytics" if name in analytics else "register"

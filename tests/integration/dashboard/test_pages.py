@@ -285,6 +285,33 @@ def test_an_admin_sees_every_page_and_every_county(loaded, monkeypatch) -> None:
     assert coverage_rows(html)[OTHER] == EXPECTED_BCG["2026-Q3"][OTHER]
 
 
+def test_report_pages_read_only_the_changes_feed(loaded) -> None:
+    """The coverage, township and quality pages, the coverage API and a map read the
+    local cache kept from `_changes`, whatever the database size: no query, no scan."""
+    from tests.support.scanguard import no_scans
+
+    sup = signed_in("sup")
+    paths = (
+        COVERAGE_Q3,
+        f"/dashboard/townships/{A}/?until=2026-Q3",
+        "/dashboard/quality/?period=2026-Q3",
+        "/api/coverage/?period=2026-Q3&county=450123&format=json",
+        "/api/coverage/map.png?period=2026-Q3&indicator=imm_bcg&county=450123",
+    )
+    for path in paths:
+        assert sup.get(path).status_code == 200, path  # the cache built once
+    read = {}
+    for path in paths:
+        with no_scans() as log:
+            assert sup.get(path).status_code == 200, path
+        read[path] = sorted(set(log.kinds()))
+    assert read == {
+        **{path: ["_changes"] for path in paths},
+        # and the page of quarantined records below the table: their documents by key
+        "/dashboard/quality/?period=2026-Q3": ["_bulk_get", "_changes"],
+    }
+
+
 def test_couchdb_unreachable_gives_a_clear_page(loaded, settings, tmp_path, monkeypatch) -> None:
     from server.core.couch import reset_couch
 
